@@ -1,0 +1,70 @@
+/**
+ * Hosts and ports as users type them, turned into what sockets need.
+ * The empty host `""` means all interfaces, as Python's socket treats `''` (the lab uses it).
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { ErrorCodes, UdplabError, UsageError } from './errors.js';
+
+/** `udp4` or `udp6`. */
+export type Family = 'udp4' | 'udp6';
+
+/** A resolved host: a literal IP address and the socket type it needs. */
+export interface ResolvedHost {
+  address: string;
+  family: Family;
+}
+
+/**
+ * Parses a port number.
+ * @param allowZero - true for binding (0 lets the OS choose), false for a destination.
+ * @throws UsageError when it is not an integer in range.
+ */
+export function parsePort(text: string, allowZero: boolean): number {
+  const port = /^[0-9]+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  const min = allowZero ? 0 : 1;
+  if (!Number.isInteger(port) || port < min || port > 65535) {
+    throw new UsageError(`invalid port '${text}': expected an integer from ${min} to 65535`);
+  }
+  return port;
+}
+
+/** Removes the brackets of `[::1]`. */
+function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/**
+ * Resolves a host for binding: `""` → 0.0.0.0 (all IPv4 interfaces), `::` → all IPv6
+ * (and IPv4-mapped) interfaces, a literal as it is, a name through the system resolver.
+ * @throws UdplabError RESOLVE when a name does not resolve; UsageError for malformed input.
+ */
+export async function resolveHost(host: string): Promise<ResolvedHost> {
+  const h = unbracket(host.trim());
+  if (h === '') return { address: '0.0.0.0', family: 'udp4' };
+  const kind = isIP(h);
+  if (kind === 4) return { address: h, family: 'udp4' };
+  if (kind === 6) return { address: h, family: 'udp6' };
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(h) || h.length > 253) {
+    throw new UsageError(`invalid host '${host}': expected an IP address or a host name`);
+  }
+  try {
+    // IPv4 first, as the lab's AF_INET programs do, so `localhost` is 127.0.0.1.
+    const r = await lookup(h, { order: 'ipv4first' });
+    return { address: r.address, family: r.family === 6 ? 'udp6' : 'udp4' };
+  } catch (err) {
+    throw new UdplabError(ErrorCodes.RESOLVE, `cannot resolve host '${host}'`, { cause: err });
+  }
+}
+
+/** Parses `HOST:PORT`, `[V6]:PORT` or `:PORT` (all interfaces). */
+export function parseHostPort(text: string, allowZero: boolean): { host: string; port: number } {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):([^:]+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`invalid address '${text}': expected HOST:PORT or [IPv6]:PORT`);
+  return { host: m[1] ?? m[2] ?? '', port: parsePort(m[3] ?? '', allowZero) };
+}
+
+/** The UDP payload limit for a family: 65,535 − 20 (IPv4 header) − 8 = 65,507; over IPv6 65,535 − 8 = 65,527. */
+export function maxPayload(family: Family): number {
+  return family === 'udp6' ? 65527 : 65507;
+}

@@ -1,0 +1,59 @@
+/**
+ * Option value parsers for commander. Each throws InvalidArgumentError, which the CLI turns
+ * into a one-line usage error and exit code 2.
+ */
+import { InvalidArgumentError } from 'commander';
+
+/** Seconds as the lab speaks them (`0.1`), returned in milliseconds. Must be > 0. */
+export function secondsToMs(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
+    throw new InvalidArgumentError('expected a number of seconds greater than 0 (e.g. 0.1)');
+  }
+  return v * 1000;
+}
+
+/** Seconds ≥ 0, in milliseconds. */
+export function secondsOrZeroToMs(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0) {
+    throw new InvalidArgumentError('expected a number of seconds ≥ 0 (e.g. 0.5)');
+  }
+  return v * 1000;
+}
+
+/** A probability in [0, 1]. */
+export function probability(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !(v >= 0 && v <= 1)) {
+    throw new InvalidArgumentError('expected a probability from 0 to 1 (e.g. 0.5)');
+  }
+  return v;
+}
+
+/** A fraction in [0, 1) (jitter). */
+export function fraction(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !(v >= 0 && v < 1)) {
+    throw new InvalidArgumentError('expected a number ≥ 0 and < 1 (e.g. 0.25)');
+  }
+  return v;
+}
+
+/** A whole number ≥ 1. */
+export function positiveInt(text: string): number {
+  const v = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || !Number.isSafeInteger(v) || v < 1) {
+    throw new InvalidArgumentError('expected a whole number ≥ 1');
+  }
+  return v;
+}
+
+/** A whole number ≥ 0 (seeds). */
+export function nonNegativeInt(text: string): number {
+  const v = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || !Number.isSafeInteger(v)) {
+    throw new InvalidArgumentError('expected a whole number ≥ 0');
+  }
+  return v;
+}

@@ -1,0 +1,339 @@
+/**
+ * The lab's client: sends one request and waits for the reply, retransmitting on the
+ * schedule of backoff.ts. Safe by default: a connected socket, so the kernel delivers only
+ * datagrams from the exact address and port the request went to (RFC 8085 §5.1 asks
+ * applications to check this); `promiscuous` reproduces the lab's unsafe client.
+ */
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { resolveHost } from './address.js';
+import { schedule, type BackoffOptions } from './backoff.js';
+import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
+import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
+import { ignoreEvents, isoNow } from './events.js';
+import { escapePayload } from './wire/escape.js';
+import { parseId, randomId, stripId, withId } from './wire/text.js';
+
+/** `bound`: the address and port the OS gave the client's socket. */
+export interface BoundEvent extends BaseEvent {
+  event: 'bound';
+  address: string;
+  port: number;
+}
+/** `sent`: one transmission of the request. */
+export interface SentEvent extends BaseEvent {
+  event: 'sent';
+  to: Endpoint;
+  bytes: number;
+  attempt: number;
+  id?: string;
+}
+/** `received`: the accepted reply. `rttMs` is measured from the latest transmission. */
+export interface ReceivedEvent extends BaseEvent {
+  event: 'received';
+  from: Endpoint;
+  bytes: number;
+  text: string;
+  rttMs: number;
+  attempt: number;
+  /** False only in promiscuous mode, when someone other than the server answered. */
+  fromServer: boolean;
+  id?: string;
+}
+/** Why a datagram was not taken as the reply. */
+export type IgnoreReason = 'stranger' | 'wrong-id' | 'duplicate' | 'forged';
+/** `ignored`: a datagram that is not the reply. */
+export interface IgnoredEvent extends BaseEvent {
+  event: 'ignored';
+  from: Endpoint;
+  bytes: number;
+  text: string;
+  reason: IgnoreReason;
+}
+/** `timeout`: a wait ran out; `nextWaitMs` is null when the client gives up next. */
+export interface TimeoutEvent extends BaseEvent {
+  event: 'timeout';
+  attempt: number;
+  waitedMs: number;
+  nextWaitMs: number | null;
+}
+/** `refused`: ICMP port unreachable — nothing listens at the server's port (Linux, connected socket). */
+export interface RefusedEvent extends BaseEvent {
+  event: 'refused';
+  attempt: number;
+  from: Endpoint;
+}
+/** `gave-up`: the schedule ran out. */
+export interface GaveUpEvent extends BaseEvent {
+  event: 'gave-up';
+  reason: 'timeout' | 'refused';
+  attempts: number;
+  elapsedMs: number;
+}
+/** Every event of one request. */
+export type ClientEvent =
+  | BoundEvent
+  | SentEvent
+  | ReceivedEvent
+  | IgnoredEvent
+  | TimeoutEvent
+  | RefusedEvent
+  | GaveUpEvent
+  | ErrorEvent;
+
+/** Options of {@link request}. Times in milliseconds. */
+export interface RequestOptions extends BackoffOptions {
+  /** Server host (IP or name). */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** The request; default `Current time is <local date and time>`. */
+  message?: string | Uint8Array;
+  /** Add a request ID: true for a random one, or a given 1–20 digit ID. Default false. */
+  id?: boolean | string;
+  /** The lab's unsafe client: unconnected socket, accepts the first datagram from anyone. Default false. */
+  promiscuous?: boolean;
+  /** Keep the socket open this long after the reply, counting late duplicates. Default 0. */
+  lingerMs?: number;
+  /** Receives every event. */
+  onEvent?: EventSink<ClientEvent>;
+  /** Aborts the request (rejects with code UDPLAB_ERR_ABORTED). */
+  signal?: AbortSignal;
+}
+
+/** What {@link request} resolves to. */
+export interface RequestResult {
+  reply: Buffer;
+  /** The reply without its ID token, escaped for display. */
+  text: string;
+  from: Endpoint;
+  /** The client's own address and port. */
+  local: Endpoint;
+  /** From the latest transmission to the reply (Karn's ambiguity applies when attempts > 1). */
+  rttMs: number;
+  /** From the first transmission to the reply. */
+  elapsedMs: number;
+  attempts: number;
+  fromServer: boolean;
+  id?: string;
+  /** Datagrams ignored while waiting (strangers, wrong IDs) and late duplicates seen while lingering. */
+  ignored: number;
+  duplicates: number;
+}
+
+/** Details carried by the TIMEOUT error. */
+export interface GaveUpDetails {
+  attempts: number;
+  elapsedMs: number;
+  reason: 'timeout' | 'refused';
+}
+
+/** The error {@link request} rejects with when the schedule runs out (code TIMEOUT or REFUSED). */
+export class GaveUpError extends UdplabError {
+  readonly details: GaveUpDetails;
+  constructor(details: GaveUpDetails) {
+    super(
+      details.reason === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
+      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)`,
+    );
+    this.name = 'GaveUpError';
+    this.details = details;
+  }
+}
+
+/** The lab's default request text: `Current time is 2026-11-25 16:45:12.123` (local time). */
+export function currentTimeMessage(now = new Date()): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const d = `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}`;
+  const t = `${p(now.getHours())}:${p(now.getMinutes())}:${p(now.getSeconds())}.${p(now.getMilliseconds(), 3)}`;
+  return `Current time is ${d} ${t}`;
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  const norm = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
+  return a.port === b.port && norm(a.address) === norm(b.address);
+}
+
+/**
+ * Sends one request and waits for its reply, retransmitting with exponential backoff.
+ * @example
+ * const r = await request({ host: '127.0.0.1', port: 5000 });
+ * console.log(r.text, r.rttMs);
+ * @throws GaveUpError (code UDPLAB_ERR_TIMEOUT or UDPLAB_ERR_REFUSED) when no reply came;
+ * UdplabError ABORTED, RESOLVE, TOO_BIG, SEND.
+ */
+export async function request(options: RequestOptions): Promise<RequestResult> {
+  const onEvent = (options.onEvent ?? ignoreEvents);
+  const { signal } = options;
+  if (signal?.aborted) throw abortError(signal);
+  const waits = schedule(options);
+  const server = await resolveHost(options.host);
+  const to: Endpoint = { address: server.address, port: options.port };
+  const id =
+    options.id === true
+      ? randomId(randomBytes)
+      : typeof options.id === 'string'
+        ? options.id
+        : undefined;
+  const body = options.message ?? currentTimeMessage();
+  const bodyBytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+  const payload =
+    id === undefined
+      ? bodyBytes
+      : Buffer.concat([Buffer.from(withId(id, ''), 'latin1'), bodyBytes]);
+  const promiscuous = options.promiscuous ?? false;
+
+  const socket = dgram.createSocket(server.family);
+  const cleanup: (() => void)[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      const done = (): void => {
+        socket.off('error', reject);
+        resolve();
+      };
+      // Connect before asking for the address: an unbound socket has none, and only after
+      // connect() does the kernel pick the source address of the route to the server.
+      if (promiscuous) socket.bind(0, done);
+      else socket.connect(to.port, to.address, done);
+    });
+    const localInfo = socket.address();
+    const local: Endpoint = { address: localInfo.address, port: localInfo.port };
+    onEvent({ event: 'bound', time: isoNow(), ...local });
+
+    return await new Promise<RequestResult>((resolve, reject) => {
+      const start = performance.now();
+      let attempt = 0;
+      let lastSent = start;
+      let timer: NodeJS.Timeout | undefined;
+      let lastSeen: 'timeout' | 'refused' = 'timeout';
+      let result: RequestResult | undefined;
+      let ignored = 0;
+      cleanup.push(() => clearTimeout(timer));
+
+      const fail = (err: unknown): void => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      };
+      const onAbort = (): void => {
+        if (result !== undefined)
+          resolve(result); // aborted while lingering: the reply stands
+        else fail(signal ? abortError(signal) : new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      cleanup.push(() => signal?.removeEventListener('abort', onAbort));
+
+      const onRefused = (): void => {
+        lastSeen = 'refused';
+        onEvent({ event: 'refused', time: isoNow(), attempt, from: to });
+      };
+      socket.on('error', (err) => {
+        if (isErrno(err, 'ECONNREFUSED')) onRefused();
+        else fail(new UdplabError(ErrorCodes.SEND, `socket error: ${err.message}`, { cause: err }));
+      });
+
+      const transmit = (): void => {
+        attempt++;
+        lastSent = performance.now();
+        lastSeen = 'timeout';
+        const n = attempt;
+        const sendCb = (err: Error | null): void => {
+          if (!err) return;
+          if (isErrno(err, 'ECONNREFUSED')) onRefused();
+          else if (isErrno(err, 'EMSGSIZE')) {
+            fail(
+              new UdplabError(
+                ErrorCodes.TOO_BIG,
+                `message of ${payload.length} bytes is too big to send`,
+                { cause: err },
+              ),
+            );
+          } else
+            fail(new UdplabError(ErrorCodes.SEND, `cannot send: ${err.message}`, { cause: err }));
+        };
+        if (promiscuous) socket.send(payload, to.port, to.address, sendCb);
+        else socket.send(payload, sendCb);
+        onEvent({
+          event: 'sent',
+          time: isoNow(),
+          to,
+          bytes: payload.length,
+          attempt: n,
+          ...(id === undefined ? {} : { id }),
+        });
+        const wait = waits[n - 1] ?? 0;
+        timer = setTimeout(() => {
+          const next = waits[n];
+          onEvent({
+            event: 'timeout',
+            time: isoNow(),
+            attempt: n,
+            waitedMs: wait,
+            nextWaitMs: next ?? null,
+          });
+          if (next !== undefined) {
+            transmit();
+            return;
+          }
+          const elapsedMs = performance.now() - start;
+          onEvent({ event: 'gave-up', time: isoNow(), reason: lastSeen, attempts: n, elapsedMs });
+          fail(new GaveUpError({ attempts: n, elapsedMs, reason: lastSeen }));
+        }, wait);
+      };
+
+      socket.on('message', (data, rinfo) => {
+        const from: Endpoint = { address: rinfo.address, port: rinfo.port };
+        const rid = parseId(data);
+        const text = escapePayload(stripId(data, rid));
+        const ignore = (reason: IgnoreReason): void => {
+          ignored++;
+          onEvent({ event: 'ignored', time: isoNow(), from, bytes: data.length, text, reason });
+        };
+        if (result !== undefined) {
+          result.duplicates++;
+          ignore('duplicate');
+          return;
+        }
+        const fromServer = sameEndpoint(from, to);
+        if (!promiscuous && !fromServer) return ignore('stranger'); // kernel filters; belt and braces
+        if (id !== undefined && rid !== id) return ignore('wrong-id');
+        const now = performance.now();
+        const rttMs = now - lastSent;
+        clearTimeout(timer);
+        onEvent({
+          event: 'received',
+          time: isoNow(),
+          from,
+          bytes: data.length,
+          text,
+          rttMs,
+          attempt,
+          fromServer,
+          ...(id === undefined ? {} : { id }),
+        });
+        result = {
+          reply: data,
+          text,
+          from,
+          local,
+          rttMs,
+          elapsedMs: now - start,
+          attempts: attempt,
+          fromServer,
+          ignored,
+          duplicates: 0,
+          ...(id === undefined ? {} : { id }),
+        };
+        const linger = options.lingerMs ?? 0;
+        const r = result;
+        if (linger <= 0) resolve(r);
+        else timer = setTimeout(() => resolve(r), linger);
+      });
+
+      transmit();
+    });
+  } finally {
+    for (const f of cleanup) f();
+    socket.close();
+  }
+}

@@ -1,0 +1,83 @@
+/** Demo, Task 1: the server and the client on loopback, and why the bind address matters. */
+import { GaveUpError, currentTimeMessage, request } from '../client.js';
+import { replyText } from '../wire/text.js';
+import { createServer } from '../server.js';
+import type { DemoContext, DemoPart } from './context.js';
+
+async function run(ctx: DemoContext): Promise<void> {
+  const signal = ctx.signal;
+  ctx.step(
+    'A server bound to 127.0.0.1, and a client',
+    'The server binds an interface and a port; port 0 lets the OS choose a free one.',
+    'The client sends the current time; the OS gives the client an address and port when it connects.',
+  );
+  const server = await createServer({
+    host: '127.0.0.1',
+    port: 0,
+    onEvent: ctx.as('server'),
+    ...(signal ? { signal } : {}),
+  });
+  try {
+    const message = currentTimeMessage();
+    const bytes = Buffer.byteLength(message);
+    const r = await request({
+      host: '127.0.0.1',
+      port: server.address.port,
+      message,
+      onEvent: ctx.as('client'),
+      ...(signal ? { signal } : {}),
+    });
+    ctx.check(r.text === replyText(bytes), `the reply counts the ${bytes} bytes the client sent`);
+    ctx.step(
+      'Why the bind address matters',
+      'A socket bound to 127.0.0.1 only receives datagrams addressed to 127.0.0.1.',
+      'Sending to another address of this machine (127.0.0.2 stands in for its external address) reaches no socket:',
+      'the kernel answers with ICMP "port unreachable" and the client gives up.',
+    );
+    try {
+      await request({
+        host: '127.0.0.2',
+        port: server.address.port,
+        attempts: 2,
+        onEvent: ctx.as('client'),
+        ...(signal ? { signal } : {}),
+      });
+      ctx.check(false, 'a server bound to 127.0.0.1 should not answer at 127.0.0.2');
+    } catch (err) {
+      if (!(err instanceof GaveUpError)) throw err;
+      ctx.check(true, 'bound to 127.0.0.1: no reply at 127.0.0.2');
+    }
+  } finally {
+    await server.close();
+  }
+  ctx.step(
+    'A server bound to 0.0.0.0 (all interfaces) receives datagrams sent to any address of the machine',
+    'Here the client sends to 127.0.0.2. Watch the reply’s source: the kernel picks it from the route back',
+    '(127.0.0.1), not from the address the request was sent to. The lab’s client (listening to anyone) accepts it;',
+    'a connected client would drop it — which is why multi-homed servers such as DNS bind each address separately.',
+  );
+  const all = await createServer({
+    host: '0.0.0.0',
+    port: 0,
+    onEvent: ctx.as('server'),
+    ...(signal ? { signal } : {}),
+  });
+  try {
+    const r = await request({
+      host: '127.0.0.2',
+      port: all.address.port,
+      promiscuous: true,
+      onEvent: ctx.as('client'),
+      ...(signal ? { signal } : {}),
+    });
+    ctx.check(
+      r.text.startsWith('I received from you'),
+      `bound to 0.0.0.0: the request to 127.0.0.2 was answered (from ${r.from.address})`,
+    );
+  } finally {
+    await all.close();
+  }
+}
+
+/** Task 1. */
+export const task1: DemoPart = { name: 'task1', title: 'Task 1 — a UDP server and client', run };

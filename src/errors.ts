@@ -1,0 +1,73 @@
+/**
+ * One error class for everything udplab reports, with a stable `code` per failure
+ * (the undici / ws habit). Tests and callers match on `code`, never on the message.
+ * The list of codes and their meaning is in docs/errors.md.
+ */
+
+/** Every stable error code udplab can produce. */
+export const ErrorCodes = {
+  /** No reply came within the schedule (the lab's "Cannot receive data from server"). */
+  TIMEOUT: 'UDPLAB_ERR_TIMEOUT',
+  /** The operation was aborted through its AbortSignal. */
+  ABORTED: 'UDPLAB_ERR_ABORTED',
+  /** ICMP port unreachable: nothing listens at the server's address and port. */
+  REFUSED: 'UDPLAB_ERR_REFUSED',
+  /** The datagram is larger than the stack accepts (EMSGSIZE). */
+  TOO_BIG: 'UDPLAB_ERR_TOO_BIG',
+  /** Cannot bind: address in use, not available on this machine, or permission denied. */
+  BIND: 'UDPLAB_ERR_BIND',
+  /** A host name did not resolve. */
+  RESOLVE: 'UDPLAB_ERR_RESOLVE',
+  /** A sealed datagram did not authenticate (or a key problem). */
+  AUTH: 'UDPLAB_ERR_AUTH',
+  /** A send failed for another reason. */
+  SEND: 'UDPLAB_ERR_SEND',
+  /** Invalid arguments or options (exit code 2 on the command line). */
+  USAGE: 'UDPLAB_ERR_USAGE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** The base error of udplab: a message for people and a stable `code` for programs. */
+export class UdplabError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UdplabError';
+    this.code = code;
+  }
+}
+
+/** A usage error: bad port, bad host, bad option value. The CLI exits 2 on it. */
+export class UsageError extends UdplabError {
+  constructor(message: string) {
+    super(ErrorCodes.USAGE, message);
+    this.name = 'UsageError';
+  }
+}
+
+/** True when `err` is a Node system error with the given errno code (e.g. 'EMSGSIZE'). */
+export function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** Wraps a socket bind failure into a UdplabError with a message a student can act on. */
+export function bindError(err: unknown, host: string, port: number): UdplabError {
+  const errno = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? '') : '';
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the port is already in use by another program',
+    EADDRNOTAVAIL: 'the address is not one of this machine’s interfaces',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+    EPERM: 'permission denied',
+  };
+  const reason = why[errno] ?? (err instanceof Error ? err.message : String(err));
+  return new UdplabError(ErrorCodes.BIND, `cannot bind ${where}: ${reason}`, { cause: err });
+}
+
+/** The reason of an aborted signal as an UdplabError with code ABORTED. */
+export function abortError(signal: AbortSignal): UdplabError {
+  const reason: unknown = signal.reason;
+  return new UdplabError(ErrorCodes.ABORTED, 'aborted', { cause: reason });
+}

@@ -1,0 +1,74 @@
+/**
+ * The lab's fake-packet demonstration: any program can send a datagram to a client's port.
+ * `spoof()` sends from a fresh socket; it does not forge the source address (that needs raw
+ * sockets), which is exactly why a connected client is not fooled.
+ */
+import dgram from 'node:dgram';
+import { resolveHost } from './address.js';
+import { ErrorCodes, UdplabError, abortError } from './errors.js';
+import type { BaseEvent, Endpoint, EventSink } from './events.js';
+import { ignoreEvents, isoNow } from './events.js';
+
+/** `sent`: one fake datagram went out. */
+export interface SpoofSentEvent extends BaseEvent {
+  event: 'sent';
+  to: Endpoint;
+  from: Endpoint;
+  bytes: number;
+}
+
+/** Options of {@link spoof}. */
+export interface SpoofOptions {
+  host: string;
+  port: number;
+  /** Default `I'm fake`. */
+  message?: string | Uint8Array;
+  /** How many datagrams. Default 1. */
+  count?: number;
+  /** Pause between datagrams, ms. Default 0. */
+  intervalMs?: number;
+  onEvent?: EventSink<SpoofSentEvent>;
+  signal?: AbortSignal;
+}
+
+/** Sends `count` fake datagrams to host:port and resolves with how many went out. */
+export async function spoof(options: SpoofOptions): Promise<number> {
+  const onEvent = (options.onEvent ?? ignoreEvents);
+  const count = options.count ?? 1;
+  if (!(Number.isInteger(count) && count >= 1))
+    throw new RangeError('count must be an integer ≥ 1');
+  if (options.signal?.aborted) throw abortError(options.signal);
+  const target = await resolveHost(options.host);
+  const to: Endpoint = { address: target.address, port: options.port };
+  const msg = options.message ?? "I'm fake";
+  const data = typeof msg === 'string' ? Buffer.from(msg, 'utf8') : Buffer.from(msg);
+  const socket = dgram.createSocket(target.family);
+  socket.on('error', () => undefined); // ICMP errors of an unconnected socket are not ours to report
+  try {
+    let sent = 0;
+    for (let i = 0; i < count; i++) {
+      if (options.signal?.aborted) break;
+      await new Promise<void>((resolve, reject) => {
+        socket.send(data, to.port, to.address, (err) => {
+          if (err)
+            reject(new UdplabError(ErrorCodes.SEND, `cannot send: ${err.message}`, { cause: err }));
+          else resolve();
+        });
+      });
+      const a = socket.address();
+      sent++;
+      onEvent({
+        event: 'sent',
+        time: isoNow(),
+        to,
+        from: { address: a.address, port: a.port },
+        bytes: data.length,
+      });
+      if (options.intervalMs && i < count - 1)
+        await new Promise((r) => setTimeout(r, options.intervalMs));
+    }
+    return sent;
+  } finally {
+    socket.close();
+  }
+}
