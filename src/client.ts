@@ -163,7 +163,7 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
  * UdplabError ABORTED, RESOLVE, TOO_BIG, SEND.
  */
 export async function request(options: RequestOptions): Promise<RequestResult> {
-  const onEvent = (options.onEvent ?? ignoreEvents);
+  const onEvent = options.onEvent ?? ignoreEvents;
   const { signal } = options;
   if (signal?.aborted) throw abortError(signal);
   const waits = schedule(options);

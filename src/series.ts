@@ -37,7 +37,7 @@ export async function requestSeries(options: SeriesOptions): Promise<RttSummary>
     throw new RangeError('count must be an integer ≥ 1');
   const intervalMs = options.intervalMs ?? 1000;
   if (!(intervalMs >= 0)) throw new RangeError('intervalMs must be ≥ 0');
-  const onEvent = (options.onEvent ?? ignoreEvents);
+  const onEvent = options.onEvent ?? ignoreEvents;
   const stats = new RttStats();
   for (let i = 0; i < count && !options.signal?.aborted; i++) {
     const last = i === count - 1;

@@ -94,7 +94,7 @@ export function bindSocket(
  * @throws UdplabError BIND (port in use, address not on this machine) or RESOLVE.
  */
 export async function createServer(options: ServerOptions = {}): Promise<UdpServer> {
-  const onEvent = (options.onEvent ?? ignoreEvents);
+  const onEvent = options.onEvent ?? ignoreEvents;
   const core = new ServerCore({
     ...(options.dropProbability === undefined ? {} : { dropProbability: options.dropProbability }),
     ...(options.rng === undefined ? {} : { rng: options.rng }),

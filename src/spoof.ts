@@ -33,7 +33,7 @@ export interface SpoofOptions {
 
 /** Sends `count` fake datagrams to host:port and resolves with how many went out. */
 export async function spoof(options: SpoofOptions): Promise<number> {
-  const onEvent = (options.onEvent ?? ignoreEvents);
+  const onEvent = options.onEvent ?? ignoreEvents;
   const count = options.count ?? 1;
   if (!(Number.isInteger(count) && count >= 1))
     throw new RangeError('count must be an integer ≥ 1');
