@@ -261,3 +261,24 @@ test('colour only on a TTY and never with NO_COLOR', async (t) => {
   });
   assert.doesNotMatch(no.stdout.text, ESC);
 });
+
+test('the real process: Ctrl-C during --count prints the summary so far', async (t) => {
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
+  const p = spawnUdplab([
+    'client',
+    '127.0.0.1',
+    String(s.address.port),
+    '-c',
+    '1000',
+    '-i',
+    '0.02',
+  ]);
+  t.after(() => p.child.kill());
+  await p.waitFor(/replied[^\n]*\n[\s\S]*replied[^\n]*\n[\s\S]*replied/);
+  p.child.kill('SIGINT');
+  assert.equal(await p.exited, 0);
+  const m = /(\d+) requests sent, (\d+) answered, 0 failed/.exec(p.stdout());
+  assert.ok(m, p.stdout());
+  assert.ok(Number(m[1]) >= 3 && Number(m[1]) < 1000);
+});
