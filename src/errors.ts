@@ -22,6 +22,8 @@ export const ErrorCodes = {
   AUTH: 'UDPLAB_ERR_AUTH',
   /** A send failed for another reason. */
   SEND: 'UDPLAB_ERR_SEND',
+  /** The socket backend asked for (`--backend native`) cannot run here: not Linux, addon not built. */
+  BACKEND: 'UDPLAB_ERR_BACKEND',
   /** Invalid arguments or options (exit code 2 on the command line). */
   USAGE: 'UDPLAB_ERR_USAGE',
 } as const;

@@ -1,20 +1,17 @@
 /**
- * The lab's reply server on a node:dgram socket. The reply logic lives in server-core.ts;
- * this file only binds, feeds datagrams to it and sends what it returns.
+ * The lab's reply server. The reply logic lives in server-core.ts, the sockets in backend/
+ * (node:dgram, or recvmmsg/sendmmsg batches on Linux); this file wires them to the events.
  */
-import dgram from 'node:dgram';
-import { resolveHost, type Family } from './address.js';
-import { bindError } from './errors.js';
+import { resolveHost } from './address.js';
+import { openBackend } from './backend/select.js';
+import type { BackendChoice, BackendName } from './backend/types.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { Rng } from './rng.js';
-import {
-  ServerCore,
-  type CoreEvent,
-  type Datagram,
-  type Reply,
-  type ServerCounters,
-} from './server-core.js';
+import { ServerCore, type CoreEvent, type ServerCounters } from './server-core.js';
+
+export { bindSocket } from './backend/dgram.js';
+export type { BackendChoice, BackendName } from './backend/types.js';
 
 /** `listening`: the socket is bound; the real address and port (the OS's choice for port 0). */
 export interface ListeningEvent extends BaseEvent {
@@ -22,6 +19,8 @@ export interface ListeningEvent extends BaseEvent {
   address: string;
   port: number;
   family: 'IPv4' | 'IPv6';
+  /** The socket backend that runs: `native` (recvmmsg/sendmmsg batches) or `dgram`. */
+  backend: BackendName;
 }
 
 /** `summary`: the server stopped; its totals. */
@@ -50,12 +49,16 @@ export interface ServerOptions {
   signal?: AbortSignal;
   /** Replies waiting in the socket's send queue beyond which new replies are dropped and counted. Default 1024. */
   sendQueueLimit?: number;
+  /** `native` (Linux addon, batches of 64), `dgram`, or `auto`: native when it loads. Default `auto`. */
+  backend?: BackendChoice;
 }
 
 /** A running server. */
 export interface UdpServer {
   /** Where it listens. */
   readonly address: Endpoint & { family: 'IPv4' | 'IPv6' };
+  /** The socket backend that runs. */
+  readonly backend: BackendName;
   /** Live totals. */
   readonly counters: Readonly<ServerCounters>;
   /** Stops receiving, emits `summary`, closes the socket. Idempotent. */
@@ -64,34 +67,14 @@ export interface UdpServer {
   readonly closed: Promise<void>;
 }
 
-/** Binds a dgram socket, resolving once bound. @throws UdplabError BIND. */
-export function bindSocket(
-  family: Family,
-  address: string,
-  port: number,
-  reuse = false,
-): Promise<dgram.Socket> {
-  const socket = dgram.createSocket({ type: family, reuseAddr: reuse });
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      socket.close();
-      reject(bindError(err, address, port));
-    };
-    socket.once('error', onError);
-    socket.bind({ address, port, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
-}
-
 /**
  * Starts the lab's reply server.
  * @example
  * const server = await createServer({ host: '127.0.0.1', port: 0, onEvent: console.log });
  * // … later
  * await server.close();
- * @throws UdplabError BIND (port in use, address not on this machine) or RESOLVE.
+ * @throws UdplabError BIND (port in use, address not on this machine), RESOLVE, or BACKEND
+ * (`backend: 'native'` where the addon cannot load).
  */
 export async function createServer(options: ServerOptions = {}): Promise<UdpServer> {
   const onEvent = options.onEvent ?? ignoreEvents;
@@ -101,48 +84,31 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     perDatagramEvents: options.perDatagramEvents ?? true,
   });
   const sendQueueLimit = options.sendQueueLimit ?? 1024;
+  if (!(Number.isInteger(sendQueueLimit) && sendQueueLimit >= 1)) {
+    throw new RangeError('sendQueueLimit must be an integer ≥ 1');
+  }
   options.signal?.throwIfAborted();
   const resolved = await resolveHost(options.host ?? '');
-  const socket = await bindSocket(resolved.family, resolved.address, options.port ?? 0);
-  const bound = socket.address();
-  const address = {
-    address: bound.address,
-    port: bound.port,
-    family: bound.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const),
-  };
-  onEvent({ event: 'listening', time: isoNow(), ...address });
-
-  const replies: Reply[] = [];
   const events: CoreEvent[] = [];
-  const batch: Datagram[] = [{ data: Buffer.alloc(0), from: { address: '', port: 0 } }];
-  const onSent = (err: Error | null): void => {
-    if (err) core.counters.sendFailed++;
-  };
-
-  socket.on('message', (data, rinfo) => {
-    batch[0] = { data, from: { address: rinfo.address, port: rinfo.port } };
-    core.handleBatch(batch, isoNow(), replies, events);
-    for (const e of events) onEvent(e);
-    events.length = 0;
-    for (const r of replies) {
-      if (socket.getSendQueueCount() >= sendQueueLimit) {
-        core.counters.sendFailed++;
-        continue;
-      }
-      // Always pass the callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
-      socket.send(r.data, r.to.port, r.to.address, onSent);
-    }
-    replies.length = 0;
+  const backend = await openBackend(options.backend ?? 'auto', {
+    family: resolved.family,
+    address: resolved.address,
+    port: options.port ?? 0,
+    sendQueueLimit,
+    onBatch: (batch, replies) => {
+      core.handleBatch(batch, isoNow(), replies, events);
+      for (const e of events) onEvent(e);
+      events.length = 0;
+    },
+    onSendFailed: (count) => {
+      core.counters.sendFailed += count;
+    },
+    onError: (err) => {
+      onEvent({ event: 'error', time: isoNow(), code: err.code ?? 'ERR', message: err.message });
+    },
   });
-  // A dgram socket without an 'error' listener crashes the process; a server must never crash.
-  socket.on('error', (err) => {
-    onEvent({
-      event: 'error',
-      time: isoNow(),
-      code: (err as NodeJS.ErrnoException).code ?? 'ERR',
-      message: err.message,
-    });
-  });
+  const address = backend.address;
+  onEvent({ event: 'listening', time: isoNow(), ...address, backend: backend.name });
 
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
@@ -150,7 +116,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       options.signal?.removeEventListener('abort', onAbort);
-      socket.close(() => {
+      void backend.close().then(() => {
         onEvent({ event: 'summary', time: isoNow(), ...core.counters });
         resolve();
         resolveClosed();
@@ -162,5 +128,5 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) void close();
 
-  return { address, counters: core.counters, close, closed };
+  return { address, backend: backend.name, counters: core.counters, close, closed };
 }

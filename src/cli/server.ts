@@ -1,8 +1,9 @@
 /** `udplab server HOST PORT`: the lab's reply server (Task 1; `--drop` for Task 2). */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parsePort } from '../address.js';
 import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend/types.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, quote, type Colors } from './output.js';
@@ -15,6 +16,15 @@ function bindingHint(address: string): string {
   if (address.startsWith('127.') || address === '::1')
     return 'loopback only: other machines cannot reach it';
   return 'this interface only: datagrams to the machine’s other addresses are not delivered here';
+}
+
+/** `--backend`: one of auto, native, dgram. */
+function backendChoice(text: string): BackendChoice {
+  const choice = BACKEND_CHOICES.find((c) => c === text.trim());
+  if (choice === undefined) {
+    throw new InvalidArgumentError(`expected one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  return choice;
 }
 
 /** Human lines for the server's events. */
@@ -53,10 +63,13 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
           'drop each datagram with probability P before replying (the lab’s "remote" server uses 0.5)',
           probability,
         )
+        .option('--seed <n>', 'seed the drop decisions so that runs repeat exactly', nonNegativeInt)
         .option(
-          '--seed <n>',
-          'seed the drop decisions so that runs repeat exactly',
-          nonNegativeInt,
+          '--backend <name>',
+          'socket backend: native (Linux, recvmmsg/sendmmsg batches of 64), dgram (node:dgram),\n' +
+            'or auto: native when its addon loads, dgram otherwise (the --json listening event says which)',
+          backendChoice,
+          'auto',
         ),
     ),
     [
@@ -64,12 +77,19 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
       'udplab server "" 1060                 # all interfaces, as the lab’s udp_remote.py',
       'udplab server 0.0.0.0 1060 --drop 0.5 # the lossy "remote" server of Task 2',
       'udplab server ::1 0 --json            # IPv6 loopback, any port, NDJSON events',
+      'udplab server 127.0.0.1 1060 --quiet --backend native  # batched recvmmsg/sendmmsg (Linux)',
     ],
   ).action(
     async (
       host: string,
       portText: string,
-      opts: { quiet?: boolean; drop?: number; seed?: number; json?: boolean },
+      opts: {
+        quiet?: boolean;
+        drop?: number;
+        seed?: number;
+        json?: boolean;
+        backend: BackendChoice;
+      },
     ) => {
       const port = parsePort(portText, true);
       const out = openOutput(ctx, opts.json ?? false, renderServer);
@@ -79,6 +99,7 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
         dropProbability: opts.drop ?? 0,
         rng: rngFor(opts.seed),
         perDatagramEvents: !opts.quiet,
+        backend: opts.backend,
         onEvent: out.emit,
         ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
       });

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "udplab_mmsg",
+      "sources": ["udplab_mmsg.c"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    }
+  ]
+}

@@ -1,0 +1,424 @@
+/*
+ * udplab_mmsg: a batched UDP socket for `udplab server` on Linux (docs/native.md).
+ *
+ * One non-blocking socket watched by a uv_poll_t on the loop of the calling Node environment.
+ * When it is readable, recvmmsg() fills up to BATCH preallocated slots of a JS-owned ArrayBuffer
+ * and the JS callback is called once per batch with the count. JS stages the replies in a second
+ * ArrayBuffer and calls send(), which hands them to sendmmsg(). Replies that would block (EAGAIN)
+ * wait in a bounded queue flushed when the socket is writable; beyond the bound they are dropped
+ * and counted, as are replies the kernel refuses. The buffers belong to V8 (kept alive by
+ * references while the socket is open), so close() only frees what C allocated.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define BATCH 64            /* datagrams per recvmmsg / sendmmsg */
+#define SLOT 65536          /* bytes per receive slot: any UDP payload fits (max 65,527) */
+#define META 128            /* bytes of metadata per datagram, see the layouts below */
+#define TEXT_AT 32          /* the address text starts here inside a metadata entry */
+#define ROUNDS 8            /* batches per wake-up at most, so one busy socket cannot starve others */
+
+/* Receive metadata, int32 view: [0] length [1] family 4|6 [2] port [3] raw IPv4 [4] text length.
+ * Send metadata: [0] offset in the send buffer [1] length [2] receive slot of the destination,
+ * or -1 when the destination is the text at TEXT_AT [3] port [4] text length. */
+
+typedef struct pending_s { /* a reply that would have blocked, waiting for POLLOUT */
+  struct pending_s* next;
+  struct sockaddr_storage addr;
+  socklen_t alen;
+  uint32_t len;
+  uint8_t data[];
+} pending_t;
+
+typedef struct sock_s {
+  napi_env env;
+  uv_poll_t poll;
+  int fd, events, closing, blocked;
+  napi_ref cb, resource, bufs[4];
+  napi_async_context actx;
+  uint8_t *rbuf, *rmeta, *sbuf, *smeta;
+  size_t sbuf_len;
+  struct mmsghdr rmsg[BATCH], smsg[BATCH];
+  struct iovec riov[BATCH], siov[BATCH];
+  struct sockaddr_storage raddr[BATCH], saddr[BATCH];
+  pending_t *head, *tail; /* FIFO of at most qcap replies */
+  uint32_t qcap, qlen;
+  double failed; /* replies dropped or refused since JS last asked */
+} sock_t;
+
+#define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
+
+static int would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS; }
+
+static void on_poll(uv_poll_t* handle, int status, int events);
+
+static void update_poll(sock_t* s) {
+  int want = UV_READABLE | (s->qlen > 0 && !s->blocked ? UV_WRITABLE : 0);
+  if (s->closing || want == s->events) return;
+  s->events = want;
+  uv_poll_start(&s->poll, want, on_poll);
+}
+
+/* Queues a reply that would block; counts it as failed when the queue is full. */
+static void enqueue(sock_t* s, const struct sockaddr_storage* a, socklen_t alen, const void* d,
+                    uint32_t len) {
+  pending_t* p = s->qlen < s->qcap ? malloc(sizeof *p + len) : NULL;
+  if (p == NULL) { s->failed++; return; }
+  p->next = NULL;
+  memcpy(&p->addr, a, alen);
+  p->alen = alen;
+  p->len = len;
+  memcpy(p->data, d, len);
+  if (s->tail) s->tail->next = p; else s->head = p;
+  s->tail = p;
+  s->qlen++;
+}
+
+static void dequeue(sock_t* s) {
+  pending_t* p = s->head;
+  s->head = p->next;
+  if (s->head == NULL) s->tail = NULL;
+  s->qlen--;
+  free(p);
+}
+
+/* Sends the queued replies in order until the queue is empty or the socket would block. */
+static void flush_queue(sock_t* s) {
+  while (s->qlen > 0 && !s->blocked) {
+    unsigned n = 0;
+    for (pending_t* p = s->head; p != NULL && n < BATCH; p = p->next, n++) {
+      s->siov[n] = (struct iovec){p->data, p->len};
+      s->smsg[n].msg_hdr = (struct msghdr){.msg_name = &p->addr, .msg_namelen = p->alen,
+                                           .msg_iov = &s->siov[n], .msg_iovlen = 1};
+    }
+    int r = sendmmsg(s->fd, s->smsg, n, 0);
+    if (r > 0) { while (r-- > 0) dequeue(s); continue; }
+    if (errno == EINTR) continue;
+    if (would_block(errno)) break;
+    dequeue(s); /* this reply is refused (EMSGSIZE, EPERM…): count it, go on with the next */
+    s->failed++;
+  }
+}
+
+/* Calls the JS batch callback with one number: the datagram count, or -errno. */
+static void call_js(sock_t* s, int32_t value) {
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_value cb, resource, arg, result;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, s->cb, &cb) == napi_ok &&
+      napi_get_reference_value(env, s->resource, &resource) == napi_ok &&
+      napi_create_int32(env, value, &arg) == napi_ok &&
+      napi_make_callback(env, s->actx, resource, cb, 1, &arg, &result) == napi_pending_exception) {
+    napi_value err; /* a throw in the callback is an uncaught exception, as in a dgram handler */
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void describe(const struct sockaddr_storage* a, uint8_t* meta) {
+  int32_t* m = (int32_t*)meta;
+  char* text = (char*)meta + TEXT_AT;
+  const size_t room = META - TEXT_AT;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in* a4 = (const struct sockaddr_in*)a;
+    m[1] = 4;
+    m[2] = ntohs(a4->sin_port);
+    memcpy(&m[3], &a4->sin_addr, 4);
+    inet_ntop(AF_INET, &a4->sin_addr, text, room);
+  } else {
+    const struct sockaddr_in6* a6 = (const struct sockaddr_in6*)a;
+    m[1] = 6;
+    m[2] = ntohs(a6->sin6_port);
+    m[3] = 0;
+    inet_ntop(AF_INET6, &a6->sin6_addr, text, room);
+    /* As Node does: a link-local address carries its interface, fe80::1%eth0. */
+    if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) && a6->sin6_scope_id > 0) {
+      size_t len = strlen(text);
+      char name[IF_NAMESIZE];
+      if (if_indextoname(a6->sin6_scope_id, name) == NULL)
+        snprintf(name, sizeof name, "%u", a6->sin6_scope_id);
+      snprintf(text + len, room - len, "%%%s", name);
+    }
+  }
+  m[4] = (int32_t)strlen(text);
+}
+
+static void on_poll(uv_poll_t* handle, int status, int events) {
+  sock_t* s = handle->data;
+  if (status < 0) { call_js(s, status); return; }
+  if (events & UV_WRITABLE) flush_queue(s);
+  for (int round = 0; (events & UV_READABLE) && round < ROUNDS && !s->closing; round++) {
+    for (int i = 0; i < BATCH; i++) {
+      s->riov[i] = (struct iovec){s->rbuf + (size_t)i * SLOT, SLOT};
+      s->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &s->raddr[i],
+                                           .msg_namelen = sizeof s->raddr[i],
+                                           .msg_iov = &s->riov[i], .msg_iovlen = 1};
+    }
+    int n = recvmmsg(s->fd, s->rmsg, BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (!would_block(errno)) call_js(s, -errno);
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      uint8_t* meta = s->rmeta + (size_t)i * META;
+      ((int32_t*)meta)[0] = (int32_t)s->rmsg[i].msg_len;
+      describe(&s->raddr[i], meta);
+    }
+    call_js(s, n); /* may close the socket: s stays valid until the close callback */
+    if (n < BATCH) break; /* the queue is most likely empty: spare the EAGAIN system call */
+  }
+  update_poll(s);
+}
+
+/* Parses the destination written by JS as text (a reply to someone else than a sender). */
+static socklen_t parse_dest(const uint8_t* meta, struct sockaddr_storage* out) {
+  const int32_t* m = (const int32_t*)meta;
+  char text[META];
+  size_t len = (size_t)m[4] < META - TEXT_AT ? (size_t)m[4] : META - TEXT_AT - 1;
+  memcpy(text, meta + TEXT_AT, len);
+  text[len] = '\0';
+  memset(out, 0, sizeof *out);
+  if (uv_ip4_addr(text, m[3], (struct sockaddr_in*)out) == 0) return sizeof(struct sockaddr_in);
+  if (uv_ip6_addr(text, m[3], (struct sockaddr_in6*)out) == 0) return sizeof(struct sockaddr_in6);
+  return 0;
+}
+
+static sock_t* unwrap(napi_env env, napi_value v) {
+  void* p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) return NULL;
+  sock_t* s = p;
+  return s->closing ? NULL : s;
+}
+
+static napi_value number(napi_env env, double d) {
+  napi_value v;
+  CHECK(napi_create_double(env, d, &v));
+  return v;
+}
+
+static double take_failed(sock_t* s) {
+  double f = s->failed;
+  s->failed = 0;
+  return f;
+}
+
+/* send(handle, count): sends the staged replies; returns the replies dropped or refused so far. */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 2 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL || napi_get_value_uint32(env, argv[1], &n) != napi_ok || n > BATCH) {
+    napi_throw_type_error(env, NULL, "send(handle, count): bad arguments");
+    return NULL;
+  }
+  unsigned ready = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    const uint8_t* meta = s->smeta + (size_t)k * META;
+    const int32_t* m = (const int32_t*)meta;
+    if (m[0] < 0 || m[1] < 0 || (size_t)m[0] + (size_t)m[1] > s->sbuf_len) { s->failed++; continue; }
+    socklen_t alen;
+    if (m[2] >= 0 && m[2] < BATCH) {
+      alen = s->rmsg[m[2]].msg_hdr.msg_namelen;
+      memcpy(&s->saddr[ready], &s->raddr[m[2]], alen);
+    } else if ((alen = parse_dest(meta, &s->saddr[ready])) == 0) {
+      s->failed++;
+      continue;
+    }
+    s->siov[ready] = (struct iovec){s->sbuf + m[0], (size_t)m[1]};
+    s->smsg[ready].msg_hdr = (struct msghdr){.msg_name = &s->saddr[ready], .msg_namelen = alen,
+                                             .msg_iov = &s->siov[ready], .msg_iovlen = 1};
+    ready++;
+  }
+  unsigned i = 0;
+  /* Replies keep their order: while older ones wait, new ones queue behind them. */
+  while (i < ready && s->qlen == 0 && !s->blocked) {
+    int r = sendmmsg(s->fd, &s->smsg[i], ready - i, 0);
+    if (r > 0) i += (unsigned)r;
+    else if (errno == EINTR) continue;
+    else if (would_block(errno)) break;
+    else { i++; s->failed++; }
+  }
+  for (; i < ready; i++)
+    enqueue(s, &s->saddr[i], s->smsg[i].msg_hdr.msg_namelen, s->siov[i].iov_base,
+            (uint32_t)s->siov[i].iov_len);
+  update_poll(s);
+  return number(env, take_failed(s));
+}
+
+static void on_closed(uv_handle_t* handle) {
+  sock_t* s = handle->data;
+  while (s->qlen > 0) dequeue(s);
+  free(s);
+}
+
+/* Stops polling, closes the socket, drops what waits; the memory goes in the close callback. */
+static double shutdown_sock(sock_t* s, int with_js) {
+  double dropped = take_failed(s) + s->qlen;
+  s->closing = 1;
+  uv_poll_stop(&s->poll);
+  close(s->fd);
+  if (with_js) {
+    napi_delete_reference(s->env, s->cb);
+    napi_delete_reference(s->env, s->resource);
+    for (int i = 0; i < 4; i++) napi_delete_reference(s->env, s->bufs[i]);
+    napi_async_destroy(s->env, s->actx);
+  }
+  uv_close((uv_handle_t*)&s->poll, on_closed);
+  return dropped;
+}
+
+/* The environment is going away with the socket still open (a worker ended, say). */
+static void cleanup_hook(void* arg) { shutdown_sock(arg, 0); }
+
+/* close(handle): returns the replies dropped or refused since the last send (queued ones included). */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL) {
+    napi_throw_error(env, NULL, "close(handle): not an open socket");
+    return NULL;
+  }
+  napi_remove_env_cleanup_hook(env, cleanup_hook, s);
+  return number(env, shutdown_sock(s, 1));
+}
+
+/* setBlocked(handle, bool): fault injection for tests: while true, every send would block. */
+static napi_value js_set_blocked(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool blocked = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 2 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL || napi_get_value_bool(env, argv[1], &blocked) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setBlocked(handle, bool): bad arguments");
+    return NULL;
+  }
+  s->blocked = blocked;
+  update_poll(s);
+  return NULL;
+}
+
+/* address(handle): [address, port] as bound. */
+static napi_value js_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  struct sockaddr_storage a;
+  socklen_t alen = sizeof a;
+  uint8_t meta[META];
+  if (s == NULL || getsockname(s->fd, (struct sockaddr*)&a, &alen) != 0) {
+    napi_throw_error(env, NULL, "address(handle): not an open socket");
+    return NULL;
+  }
+  describe(&a, meta);
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_string_latin1(env, (char*)meta + TEXT_AT, ((int32_t*)meta)[4], &v));
+  CHECK(napi_set_element(env, out, 0, v));
+  CHECK(napi_set_element(env, out, 1, number(env, ((int32_t*)meta)[2])));
+  return out;
+}
+
+static int buffer_of(napi_env env, napi_value v, uint8_t** data, size_t* len, size_t min) {
+  void* p = NULL;
+  if (napi_get_arraybuffer_info(env, v, &p, len) != napi_ok || *len < min) return 0;
+  *data = p;
+  return 1;
+}
+
+/* open(family, address, port, queueLimit, recv, recvMeta, send, sendMeta, onBatch):
+ * binds a socket and starts receiving; returns the handle, or -errno when socket/bind fail. */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9], name, handle;
+  int32_t family = 0, port = 0;
+  uint32_t qcap = 0;
+  char text[META];
+  size_t tlen = 0, len = 0;
+  uv_loop_t* loop = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = calloc(1, sizeof *s);
+  if (s == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  napi_valuetype cbtype = napi_undefined;
+  if (argc != 9 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
+      napi_get_value_string_latin1(env, argv[1], text, sizeof text, &tlen) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 0 || port > 65535 ||
+      napi_get_value_uint32(env, argv[3], &qcap) != napi_ok || qcap < 1 ||
+      !buffer_of(env, argv[4], &s->rbuf, &len, (size_t)BATCH * SLOT) ||
+      !buffer_of(env, argv[5], &s->rmeta, &len, (size_t)BATCH * META) ||
+      !buffer_of(env, argv[6], &s->sbuf, &s->sbuf_len, SLOT) ||
+      !buffer_of(env, argv[7], &s->smeta, &len, (size_t)BATCH * META) ||
+      napi_typeof(env, argv[8], &cbtype) != napi_ok || cbtype != napi_function ||
+      napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    free(s);
+    napi_throw_type_error(env, NULL, "open(): bad arguments");
+    return NULL;
+  }
+  struct sockaddr_storage a;
+  memset(&a, 0, sizeof a);
+  int err = family == 6 ? uv_ip6_addr(text, port, (struct sockaddr_in6*)&a)
+                        : uv_ip4_addr(text, port, (struct sockaddr_in*)&a);
+  int fd = err ? -1 : socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (err == 0 && fd < 0) err = -errno;
+  if (err == 0 && bind(fd, (struct sockaddr*)&a, family == 6 ? sizeof(struct sockaddr_in6)
+                                                              : sizeof(struct sockaddr_in)) != 0)
+    err = -errno;
+  if (err == 0) err = uv_poll_init_socket(loop, &s->poll, fd);
+  if (err != 0) {
+    if (fd >= 0) close(fd);
+    free(s);
+    return number(env, err < 0 ? err : -EINVAL);
+  }
+  s->env = env;
+  s->fd = fd;
+  s->qcap = qcap;
+  s->poll.data = s;
+  napi_value resource;
+  CHECK(napi_create_object(env, &resource));
+  CHECK(napi_create_string_utf8(env, "udplab:mmsg", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, resource, name, &s->actx));
+  CHECK(napi_create_reference(env, resource, 1, &s->resource));
+  CHECK(napi_create_reference(env, argv[8], 1, &s->cb));
+  for (int i = 0; i < 4; i++) CHECK(napi_create_reference(env, argv[4 + i], 1, &s->bufs[i]));
+  CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, s));
+  CHECK(napi_create_external(env, s, NULL, NULL, &handle));
+  s->events = UV_READABLE;
+  uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  return handle;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setBlocked", NULL, js_set_blocked, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"BATCH", NULL, NULL, NULL, NULL, number(env, BATCH), napi_enumerable, NULL},
+      {"SLOT", NULL, NULL, NULL, NULL, number(env, SLOT), napi_enumerable, NULL},
+      {"META", NULL, NULL, NULL, NULL, number(env, META), napi_enumerable, NULL},
+      {"TEXT_AT", NULL, NULL, NULL, NULL, number(env, TEXT_AT), napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
