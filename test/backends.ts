@@ -1,0 +1,25 @@
+/**
+ * The server backends the tests run against: dgram always, native where its addon loads.
+ * With UDPLAB_REQUIRE_NATIVE=1 on Linux (set by .ci/run) the native backend is always in the
+ * list, so that an addon that failed to build FAILS the native tests (UDPLAB_ERR_BACKEND with
+ * the reason) instead of skipping them.
+ */
+import { nativeUnavailableReason } from '../src/backend/select.js';
+import type { BackendName } from '../src/backend/types.js';
+
+/** Why native tests do not run here, or undefined when they do. */
+export const nativeSkipReason: string | undefined = (() => {
+  const reason = nativeUnavailableReason();
+  if (reason === undefined) return undefined;
+  if (process.env.UDPLAB_REQUIRE_NATIVE === '1' && process.platform === 'linux') return undefined;
+  return `native backend not available: ${reason}`;
+})();
+
+/** The backends to run the server tests against. */
+export function serverBackends(): BackendName[] {
+  if (nativeSkipReason !== undefined) {
+    console.log(`# skipping native-backend tests: ${nativeSkipReason}`);
+    return ['dgram'];
+  }
+  return ['dgram', 'native'];
+}
