@@ -1,0 +1,73 @@
+// The bounded workload of scripts/leakcheck.sh: exercises every allocation path of the native
+// addon (open, batches, sends, the EAGAIN queue, close with replies queued, bind failures) so that
+// valgrind can tell whether anything the addon allocates outlives it.
+// Usage: node scripts/leak-workload.mjs [cycles=20] [datagrams per cycle=2000]
+import dgram from 'node:dgram';
+import { createServer } from '../build/src/index.js';
+import { loadNativeAddon, openNativeBackend } from '../build/src/backend/native.js';
+
+const cycles = Number(process.argv[2] ?? 20);
+const perCycle = Number(process.argv[3] ?? 2000);
+const load = loadNativeAddon();
+if (!('addon' in load)) throw new Error(load.reason);
+
+const client = dgram.createSocket('udp4');
+await new Promise((r) => client.bind(0, '127.0.0.1', r));
+let answered = 0;
+/** One cycle, in its own function so that nothing of it stays referenced from this frame. */
+async function cycle() {
+  const server = await createServer({ host: '127.0.0.1', backend: 'native' });
+  // Bind failure on the same port: the error path frees what open() allocated.
+  await createServer({ host: '127.0.0.1', port: server.address.port, backend: 'native' }).then(
+    () => {
+      throw new Error('bound twice');
+    },
+    () => undefined,
+  );
+  let got = 0;
+  const done = new Promise((resolve) => {
+    const on = () => {
+      if (++got === perCycle) {
+        client.off('message', on);
+        resolve();
+      }
+    };
+    client.on('message', on);
+  });
+  for (let sent = 0; sent < perCycle; sent += 50) {
+    for (let i = 0; i < 50; i++)
+      client.send(`${sent + i}; leak check`, server.address.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.race([done, new Promise((r) => setTimeout(r, 5000).unref())]);
+  answered += got;
+  await server.close();
+
+  // Replies that would block, queued, then dropped at close (the queue's memory).
+  let seen = 0;
+  const b = openNativeBackend(load.addon, {
+    family: 'udp4',
+    address: '127.0.0.1',
+    port: 0,
+    sendQueueLimit: 100,
+    onBatch: (batch, replies) => {
+      seen += batch.length;
+      for (const d of batch) replies.push({ data: Buffer.from(d.data), to: d.from });
+    },
+    onSendFailed: () => undefined,
+    onError: () => undefined,
+  });
+  b.setBlocked(true);
+  for (let i = 0; i < 150; i++) client.send('queued', b.address.port, '127.0.0.1');
+  const until = Date.now() + 3000;
+  while (seen < 150 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  await b.close();
+}
+for (let c = 0; c < cycles; c++) await cycle();
+client.close();
+// Collect the closed sockets' JS handles now, so that what remains at exit is really held.
+for (let i = 0; i < 3 && typeof globalThis.gc === 'function'; i++) {
+  globalThis.gc();
+  await new Promise((r) => setTimeout(r, 10));
+}
+console.log(`leak workload: ${cycles} cycles, ${answered}/${cycles * perCycle} replies`);
