@@ -220,6 +220,10 @@ class NativeBackend implements SocketBackend {
     let cursor = 0;
     for (const reply of replies) {
       const length = reply.data.length;
+      if (length > this.#send.length) {
+        failed++; // larger than any UDP datagram: the kernel would refuse it too
+        continue;
+      }
       if (staged === BATCH || offset + length > this.#send.length) {
         failed += this.#addon.send(this.#handle, staged);
         staged = 0;
