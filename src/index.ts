@@ -36,6 +36,49 @@ export {
 export { requestSeries, type SeriesOptions, type SeriesSummaryEvent } from './series.js';
 export { RttStats, quantile, type RttSummary } from './stats.js';
 export { spoof, type SpoofOptions, type SpoofSentEvent } from './spoof.js';
+export {
+  IMPAIRMENT_DEFAULTS,
+  Impairment,
+  checkImpairments,
+  flipBit,
+  type Blackout,
+  type CopyPlan,
+  type Decision,
+  type ImpairmentSpec,
+  type JitterDistribution,
+  type LossReason,
+} from './impair.js';
+export {
+  GilbertElliott,
+  stationaryLoss,
+  type GilbertElliottParams,
+} from './impair/gilbert-elliott.js';
+export { TokenBucket } from './impair/token-bucket.js';
+export {
+  Link,
+  type Delivery,
+  type LinkCounters,
+  type LinkEvent,
+  type LinkOptions,
+} from './impair/link.js';
+export { PROFILES, type Profile } from './impair/profiles.js';
+export { describeImpairments } from './impair/describe.js';
+export {
+  parseBlackout,
+  parseBytes,
+  parseLossBurst,
+  parseMs,
+  parseProbability,
+  parseRate,
+} from './impair/units.js';
+export {
+  PROXY_DEFAULTS,
+  createProxy,
+  mergeImpairments,
+  type ProxyOptions,
+  type UdpProxy,
+} from './proxy.js';
+export type * from './proxy-events.js';
 export { escapePayload } from './wire/escape.js';
 export { parseId, randomId, replyText, withId, isValidId } from './wire/text.js';
 export { runDemo, demoParts, type DemoOptions } from './demo/index.js';

@@ -37,6 +37,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
     summary: 'send a fake datagram to any port (the unsafe-client demo)',
     load: async () => (await import('./spoof.js')).defineSpoof,
   },
+  {
+    name: 'proxy',
+    summary: 'relay UDP through an impaired path: loss, delay, jitter, reordering… (no root)',
+    load: async () => (await import('./proxy.js')).defineProxy,
+  },
 ];
 
 /** Exit codes (docs/exit-codes.md). */
