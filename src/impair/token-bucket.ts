@@ -1,10 +1,11 @@
 /**
- * A token bucket in its virtual-time form, the Generic Cell Rate Algorithm (ITU-T I.371;
- * RFC 2698 uses the same bucket): instead of a token count it keeps the theoretical arrival
- * time `tat` at which the bucket would be full again. A datagram of `bytes` may leave at
- * max(now, tat − burst time) and pushes `tat` on by bytes·8/rate. It is exactly a bucket of
- * depth `burstBytes` filled at `rate` bits per second, but a datagram larger than the bucket
- * still leaves (once the bucket is full), so a 64 KiB datagram cannot wedge the link.
+ * A token bucket in its virtual-time form, as the Generic Cell Rate Algorithm (ITU-T I.371)
+ * keeps it: instead of a token count it keeps the time `tat` at which the bucket would be
+ * full again, so the tokens at time t are depth − (tat − t)·rate. A datagram of s bytes may
+ * leave once the bucket holds s tokens, at max(now, tat − (depth − s)/rate), and takes them:
+ * tat becomes max(tat, leave) + s/rate. The depth is `burstBytes`, or the datagram's own size
+ * when that is larger, so a 64 KiB datagram cannot wedge a small bucket: it leaves once the
+ * bucket is full.
  *
  * With `burstBytes` = 0 (the default) it is netem's `rate`: datagrams leave back to back,
  * each taking its serialization time.
@@ -16,7 +17,6 @@ export class TokenBucket {
   readonly rateBitsPerSecond: number;
   /** Bucket depth in bytes (how much may leave at once after an idle period). */
   readonly burstBytes: number;
-  readonly #burstMs: number;
   #tat = Number.NEGATIVE_INFINITY;
 
   /** @throws RangeError when the rate is not > 0 or the burst is negative. */
@@ -29,7 +29,6 @@ export class TokenBucket {
     }
     this.rateBitsPerSecond = rateBitsPerSecond;
     this.burstBytes = burstBytes;
-    this.#burstMs = this.costMs(burstBytes);
   }
 
   /** How long `bytes` take at the rate, in ms. */
@@ -42,7 +41,8 @@ export class TokenBucket {
    * reserved before it (FIFO), and returns the time (ms) at which it may leave.
    */
   reserve(bytes: number, now: number): number {
-    const leave = Math.max(now, this.#tat - this.#burstMs);
+    const slackMs = this.costMs(Math.max(this.burstBytes, bytes) - bytes);
+    const leave = Math.max(now, this.#tat - slackMs);
     this.#tat = Math.max(this.#tat, leave) + this.costMs(bytes);
     return leave;
   }
