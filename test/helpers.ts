@@ -31,13 +31,29 @@ export class Capture {
   }
 }
 
+/** Polls until `probe` returns a value (every 5 ms, up to `timeoutMs`). */
+export async function until<T>(probe: () => T | undefined, timeoutMs = 3000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Runs `main(argv)` in-process. Returns the exit code and what was printed. */
 export async function runCli(
   argv: string[],
-  options: { signal?: AbortSignal; env?: Record<string, string> } = {},
+  options: {
+    signal?: AbortSignal;
+    env?: Record<string, string>;
+    stdout?: Capture;
+    stderr?: Capture;
+  } = {},
 ): Promise<{ code: number; stdout: Capture; stderr: Capture }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
+  const stdout = options.stdout ?? new Capture();
+  const stderr = options.stderr ?? new Capture();
   const code = await main(argv, {
     stdout,
     stderr,

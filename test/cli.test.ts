@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createServer } from '../src/index.js';
+import {
+  Capture,
+  freePort,
+  nextMessage,
+  rawSocket,
+  runCli,
+  spawnUdplab,
+  until,
+} from './helpers.js';
+
+const ESC = new RegExp(String.fromCharCode(27) + '\\[');
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+test('--version, --help, per-command help with examples', async () => {
+  const v = await runCli(['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout.text, /^\d+\.\d+\.\d+\n$/);
+  const h = await runCli(['--help']);
+  assert.equal(h.code, 0);
+  for (const c of ['demo', 'server', 'client', 'spoof'])
+    assert.match(h.stdout.text, new RegExp(`\\b${c}\\b`));
+  const ch = await runCli(['client', '--help']);
+  assert.equal(ch.code, 0);
+  assert.match(ch.stdout.text, /Examples:/);
+  assert.match(ch.stdout.text, /3\.1 s/);
+  const hc = await runCli(['help', 'server']);
+  assert.match(hc.stdout.text, /--drop/);
+});
+
+test('usage errors: exit 2, one line pointing to --help, no stack trace', async () => {
+  const cases = [
+    ['client', '127.0.0.1', '99999'],
+    ['client', '127.0.0.1', 'abc'],
+    ['client', 'bad host!', '5000'],
+    ['client', '127.0.0.1', '5000', '--timeout', 'soon'],
+    ['client', '127.0.0.1', '5000', '--id', '12x'],
+    ['client', '127.0.0.1', '5000', '--jitter', '1'],
+    ['server', '127.0.0.1', '5000', '--drop', '2'],
+    ['server', '127.0.0.1'],
+    ['server', '127.0.0.1', '-1'],
+    ['spoof', '127.0.0.1', '0'],
+    ['client', '127.0.0.1', '5000', '--bogus'],
+    ['nosuchcommand'],
+    ['demo', '--only', 'nope'],
+  ];
+  for (const argv of cases) {
+    const r = await runCli(argv);
+    assert.equal(r.code, 2, `${argv.join(' ')} → ${r.code} ${r.stderr.text}`);
+    const lines = r.stderr.text.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr.text);
+    assert.match(lines[0] ?? '', /^udplab: error: .*--help/);
+    assert.doesNotMatch(r.stderr.text, /\n\s+at /);
+  }
+});
+
+test('server: cannot bind → exit 1 with a one-line reason', async (t) => {
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
+  const r = await runCli(['server', '127.0.0.1', String(s.address.port)]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr.text,
+    `udplab: error: cannot bind 127.0.0.1:${s.address.port}: the port is already in use by another program\n`,
+  );
+});
+
+test('server --json: listening, message, replied, summary (NDJSON, ISO times)', async (t) => {
+  const ac = new AbortController();
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  const stdout = new Capture();
+  const run = runCli(['server', '127.0.0.1', '0', '--json'], { signal: ac.signal, stdout });
+  const listening = await until(() => stdout.events().find((e) => e.event === 'listening'));
+  assert.equal(listening.address, '127.0.0.1');
+  assert.equal(listening.family, 'IPv4');
+  const port = Number(listening.port);
+  peer.send('5; ping', port, '127.0.0.1');
+  assert.equal(
+    (await nextMessage(peer)).data.toString(),
+    '5; I received from you a message of 7 bytes',
+  );
+  await until(() => stdout.events().find((e) => e.event === 'replied'));
+  ac.abort();
+  assert.equal((await run).code, 0);
+  const ev = stdout.events();
+  assert.deepEqual(
+    ev.map((e) => e.event),
+    ['listening', 'message', 'replied', 'summary'],
+  );
+  for (const e of ev) assert.match(String(e.time), ISO);
+  assert.deepEqual(ev[1], {
+    event: 'message',
+    time: ev[1]?.time,
+    from: { address: '127.0.0.1', port: peer.address().port },
+    bytes: 7,
+    text: '5; ping',
+    id: '5',
+  });
+  assert.deepEqual(ev[2]?.to, { address: '127.0.0.1', port: peer.address().port });
+  assert.equal(ev[2]?.bytes, 43);
+  assert.equal(ev[3]?.received, 1);
+  assert.equal(ev[3]?.replied, 1);
+});
+
+test('client --json against a server: bound, sent, received; exit 0', async (t) => {
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
+  const r = await runCli([
+    'client',
+    '127.0.0.1',
+    String(s.address.port),
+    '--json',
+    '--id',
+    '77',
+    '-m',
+    'hi',
+  ]);
+  assert.equal(r.code, 0, r.stderr.text);
+  const ev = r.stdout.events();
+  assert.deepEqual(
+    ev.map((e) => e.event),
+    ['bound', 'sent', 'received'],
+  );
+  for (const e of ev) assert.match(String(e.time), ISO);
+  assert.deepEqual(ev[1]?.to, { address: '127.0.0.1', port: s.address.port });
+  assert.equal(ev[1]?.bytes, 6);
+  assert.equal(ev[1]?.id, '77');
+  assert.equal(ev[2]?.text, 'I received from you a message of 6 bytes');
+  assert.equal(ev[2]?.id, '77');
+  assert.equal(typeof ev[2]?.rttMs, 'number');
+});
+
+test('client with no server: gave-up, exit 1, the lab message and likely causes', async () => {
+  const port = await freePort();
+  const r = await runCli([
+    'client',
+    '127.0.0.1',
+    String(port),
+    '--timeout',
+    '0.01',
+    '--max-delay',
+    '0.02',
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout.text, /Cannot receive data from server: no reply after 2 attempts/);
+  assert.match(r.stdout.text, /Likely causes:/);
+  assert.match(r.stdout.text, /Port unreachable/);
+  const j = await runCli([
+    'client',
+    '127.0.0.1',
+    String(port),
+    '--json',
+    '--timeout',
+    '0.01',
+    '--attempts',
+    '1',
+  ]);
+  assert.equal(j.code, 1);
+  const last = j.stdout.events().at(-1);
+  assert.equal(last?.event, 'gave-up');
+  assert.equal(last?.reason, 'refused');
+  assert.equal(last?.attempts, 1);
+});
+
+test('client --count: ping-like summary', async (t) => {
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
+  const r = await runCli(['client', '127.0.0.1', String(s.address.port), '-c', '3', '-i', '0']);
+  assert.equal(r.code, 0);
+  assert.match(
+    r.stdout.text,
+    /3 requests sent, 3 answered, 0 failed, 0\.0% loss, 0 retransmissions/,
+  );
+  assert.match(r.stdout.text, /rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms/);
+  const j = await runCli([
+    'client',
+    '127.0.0.1',
+    String(s.address.port),
+    '-c',
+    '2',
+    '-i',
+    '0',
+    '--json',
+  ]);
+  const summary = j.stdout.events().at(-1);
+  assert.equal(summary?.event, 'summary');
+  assert.equal(summary?.answered, 2);
+});
+
+test('spoof --json: sent {to, bytes}', async (t) => {
+  const target = await rawSocket();
+  t.after(() => target.close());
+  const got = nextMessage(target);
+  const r = await runCli(['spoof', '127.0.0.1', String(target.address().port), '--json']);
+  assert.equal(r.code, 0);
+  assert.equal((await got).data.toString(), "I'm fake");
+  const [e] = r.stdout.events();
+  assert.equal(e?.event, 'sent');
+  assert.deepEqual(e?.to, { address: '127.0.0.1', port: target.address().port });
+  assert.equal(e?.bytes, 8);
+});
+
+test('the real process: server prints per datagram, SIGINT prints the summary and exits 0', async (t) => {
+  const p = spawnUdplab(['server', '127.0.0.1', '0']);
+  t.after(() => p.child.kill());
+  const m = await p.waitFor(/Listening at 127\.0\.0\.1:(\d+)/);
+  const port = Number(m[1]);
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  peer.send('hello there', port, '127.0.0.1');
+  assert.equal(
+    (await nextMessage(peer)).data.toString(),
+    'I received from you a message of 11 bytes',
+  );
+  await p.waitFor(/The client at 127\.0\.0\.1:\d+ says "hello there" \(11 bytes\)/);
+  p.child.kill('SIGINT');
+  assert.equal(await p.exited, 0);
+  assert.match(p.stdout(), /Received 1 datagrams, replied to 1, dropped 0/);
+  assert.equal(p.stderr(), '');
+});
+
+test('the real process: --quiet prints only the start line and the summary; SIGTERM exits 0', async (t) => {
+  const p = spawnUdplab(['server', '127.0.0.1', '0', '--quiet', '--json']);
+  t.after(() => p.child.kill());
+  const m = await p.waitFor(/"port":(\d+)/);
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  for (let i = 0; i < 3; i++) {
+    peer.send('x', Number(m[1]), '127.0.0.1');
+    await nextMessage(peer);
+  }
+  p.child.kill('SIGTERM');
+  assert.equal(await p.exited, 0);
+  const events = p
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['listening', 'summary'],
+  );
+  assert.equal(events[1]?.received, 3);
+  assert.equal(events[0]?.family, 'IPv4');
+});
+
+test('colour only on a TTY and never with NO_COLOR', async (t) => {
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
+  const plain = await runCli(['client', '127.0.0.1', String(s.address.port)]);
+  assert.doesNotMatch(plain.stdout.text, ESC);
+  const forced = await runCli(['client', '127.0.0.1', String(s.address.port)], {
+    env: { FORCE_COLOR: '1' },
+  });
+  assert.match(forced.stdout.text, ESC);
+  const no = await runCli(['client', '127.0.0.1', String(s.address.port)], {
+    env: { FORCE_COLOR: '1', NO_COLOR: '1' },
+  });
+  assert.doesNotMatch(no.stdout.text, ESC);
+});
+
+test('the real process: Ctrl-C during --count prints the summary so far', async (t) => {
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
+  const p = spawnUdplab([
+    'client',
+    '127.0.0.1',
+    String(s.address.port),
+    '-c',
+    '1000',
+    '-i',
+    '0.02',
+  ]);
+  t.after(() => p.child.kill());
+  await p.waitFor(/replied[^\n]*\n[\s\S]*replied[^\n]*\n[\s\S]*replied/);
+  p.child.kill('SIGINT');
+  assert.equal(await p.exited, 0);
+  const m = /(\d+) requests sent, (\d+) answered, 0 failed/.exec(p.stdout());
+  assert.ok(m, p.stdout());
+  assert.ok(Number(m[1]) >= 3 && Number(m[1]) < 1000);
+});

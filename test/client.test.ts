@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  createServer,
+  ErrorCodes,
+  GaveUpError,
+  request,
+  spoof,
+  type ClientEvent,
+} from '../src/index.js';
+import { freePort, nextMessage, rawSocket } from './helpers.js';
+
+test('sends the current time, reports its real local address and the reply', async (t) => {
+  const server = await createServer({ host: '127.0.0.1' });
+  t.after(() => server.close());
+  const events: ClientEvent[] = [];
+  const r = await request({
+    host: '127.0.0.1',
+    port: server.address.port,
+    onEvent: (e) => events.push(e),
+  });
+  const bound = events.find((e) => e.event === 'bound');
+  assert.ok(bound?.event === 'bound');
+  assert.equal(bound.address, '127.0.0.1', 'the real local address, not 0.0.0.0');
+  assert.ok(bound.port > 0);
+  assert.deepEqual(r.local, { address: bound.address, port: bound.port });
+  const sent = events.find((e) => e.event === 'sent');
+  assert.ok(sent?.event === 'sent');
+  assert.equal(r.text, `I received from you a message of ${sent.bytes} bytes`);
+  assert.ok(r.rttMs >= 0 && r.attempts === 1 && r.fromServer);
+});
+
+test('the default client is not fooled by a stranger; --promiscuous is', async (t) => {
+  const silent = await rawSocket(); // a suspended server: receives, answers later
+  t.after(() => silent.close());
+  for (const promiscuous of [true, false]) {
+    const events: ClientEvent[] = [];
+    let clientPort = 0;
+    const pending = request({
+      host: '127.0.0.1',
+      port: silent.address().port,
+      promiscuous,
+      timeoutMs: 2000,
+      attempts: 1,
+      onEvent: (e) => {
+        if (e.event === 'bound') clientPort = e.port;
+        events.push(e);
+      },
+    });
+    const { data, rinfo } = await nextMessage(silent);
+    await spoof({ host: '127.0.0.1', port: clientPort });
+    await new Promise((r) => setTimeout(r, 30));
+    silent.send(`I received from you a message of ${data.length} bytes`, rinfo.port, rinfo.address);
+    const r = await pending;
+    if (promiscuous) {
+      assert.equal(r.text, "I'm fake");
+      assert.equal(r.fromServer, false);
+    } else {
+      assert.equal(r.text, `I received from you a message of ${data.length} bytes`);
+      assert.equal(r.fromServer, true);
+      assert.ok(!events.some((e) => e.event === 'received' && e.text === "I'm fake"));
+    }
+  }
+});
+
+test('--id: replies with a wrong or missing ID are ignored, the matching one accepted', async (t) => {
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  const events: ClientEvent[] = [];
+  const pending = request({
+    host: '127.0.0.1',
+    port: peer.address().port,
+    id: true,
+    timeoutMs: 2000,
+    attempts: 1,
+    onEvent: (e) => events.push(e),
+  });
+  const { data, rinfo } = await nextMessage(peer);
+  const id = /^([0-9]{1,20}); /.exec(data.toString())?.[1];
+  assert.ok(id);
+  peer.send('I received from you a message of 3 bytes', rinfo.port, rinfo.address);
+  peer.send(
+    `${id === '1' ? '2' : '1'}; I received from you a message of 3 bytes`,
+    rinfo.port,
+    rinfo.address,
+  );
+  peer.send(`${id}; genuine`, rinfo.port, rinfo.address);
+  const r = await pending;
+  assert.equal(r.text, 'genuine');
+  assert.equal(r.id, id);
+  const ignored = events.filter((e) => e.event === 'ignored');
+  assert.deepEqual(
+    ignored.map((e) => e.event === 'ignored' && e.reason),
+    ['wrong-id', 'wrong-id'],
+  );
+  assert.equal(r.ignored, 2);
+});
+
+test('against a server that drops everything: exactly the scheduled transmissions, then gave-up', async (t) => {
+  const server = await createServer({ host: '127.0.0.1', dropProbability: 1 });
+  t.after(() => server.close());
+  const events: ClientEvent[] = [];
+  const started = performance.now();
+  await assert.rejects(
+    request({
+      host: '127.0.0.1',
+      port: server.address.port,
+      timeoutMs: 10,
+      maxDelayMs: 160,
+      onEvent: (e) => events.push(e),
+    }),
+    (err: unknown) => {
+      assert.ok(err instanceof GaveUpError);
+      assert.equal(err.code, ErrorCodes.TIMEOUT);
+      assert.equal(err.details.attempts, 5);
+      return true;
+    },
+  );
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 310, `waited ${elapsed} ms, schedule is 10+20+40+80+160 = 310`);
+  assert.equal(server.counters.received, 5);
+  const timeouts = events.filter((e) => e.event === 'timeout');
+  assert.deepEqual(
+    timeouts.map((e) => e.event === 'timeout' && [e.attempt, e.waitedMs, e.nextWaitMs]),
+    [
+      [1, 10, 20],
+      [2, 20, 40],
+      [3, 40, 80],
+      [4, 80, 160],
+      [5, 160, null],
+    ],
+  );
+  assert.deepEqual(
+    events.filter((e) => e.event === 'sent').map((e) => e.event === 'sent' && e.attempt),
+    [1, 2, 3, 4, 5],
+  );
+  const gaveUp = events.at(-1);
+  assert.ok(gaveUp?.event === 'gave-up' && gaveUp.reason === 'timeout' && gaveUp.attempts === 5);
+});
+
+test('refused: reported when nothing listens, and counts as a failed attempt', async () => {
+  const port = await freePort();
+  const events: ClientEvent[] = [];
+  await assert.rejects(
+    request({
+      host: '127.0.0.1',
+      port,
+      timeoutMs: 20,
+      maxDelayMs: 40,
+      onEvent: (e) => events.push(e),
+    }),
+    { code: ErrorCodes.REFUSED },
+  );
+  assert.ok(events.filter((e) => e.event === 'refused').length >= 1);
+  assert.equal(events.filter((e) => e.event === 'sent').length, 2, 'keeps to the schedule');
+  const last = events.at(-1);
+  assert.ok(last?.event === 'gave-up' && last.reason === 'refused');
+});
+
+test('a server started in the middle of the schedule is reached', async (t) => {
+  const port = await freePort();
+  const events: ClientEvent[] = [];
+  const pending = request({
+    host: '127.0.0.1',
+    port,
+    timeoutMs: 50,
+    maxDelayMs: 1600,
+    onEvent: (e) => events.push(e),
+  });
+  await new Promise((r) => setTimeout(r, 120));
+  const server = await createServer({ host: '127.0.0.1', port });
+  t.after(() => server.close());
+  const r = await pending;
+  assert.ok(r.attempts >= 2, `attempts ${r.attempts}`);
+  assert.ok(events.some((e) => e.event === 'refused'));
+  assert.match(r.text, /^I received from you a message of \d+ bytes$/);
+});
+
+test('abort rejects with UDPLAB_ERR_ABORTED and closes the socket', async (t) => {
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  const ac = new AbortController();
+  const pending = request({
+    host: '127.0.0.1',
+    port: peer.address().port,
+    timeoutMs: 5000,
+    signal: ac.signal,
+  });
+  await nextMessage(peer);
+  ac.abort();
+  await assert.rejects(pending, { code: ErrorCodes.ABORTED });
+  const pre = new AbortController();
+  pre.abort();
+  await assert.rejects(request({ host: '127.0.0.1', port: 9, signal: pre.signal }), {
+    code: ErrorCodes.ABORTED,
+  });
+});
+
+test('IPv6 and host names', async (t) => {
+  const v6 = await createServer({ host: '::1' });
+  t.after(() => v6.close());
+  const r = await request({ host: '::1', port: v6.address.port, message: 'hi' });
+  assert.equal(r.text, 'I received from you a message of 2 bytes');
+  assert.equal(r.local.address, '::1');
+  const v4 = await createServer({ host: 'localhost' });
+  t.after(() => v4.close());
+  assert.equal(v4.address.address, '127.0.0.1');
+  assert.equal(
+    (await request({ host: 'localhost', port: v4.address.port, message: 'abc' })).text,
+    'I received from you a message of 3 bytes',
+  );
+  await assert.rejects(request({ host: 'no-such-host.invalid', port: 9 }), {
+    code: ErrorCodes.RESOLVE,
+  });
+});
+
+test('a message too big for UDP fails with UDPLAB_ERR_TOO_BIG', async (t) => {
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  await assert.rejects(
+    request({ host: '127.0.0.1', port: peer.address().port, message: 'z'.repeat(65508) }),
+    {
+      code: ErrorCodes.TOO_BIG,
+    },
+  );
+});
