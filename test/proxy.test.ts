@@ -211,6 +211,8 @@ test('idle clients are evicted, and a full table evicts the least recently activ
   });
   const sockets = await Promise.all([rawSocket(), rawSocket(), rawSocket()]);
   for (const s of sockets) t.after(() => s.close());
+  const [first] = sockets;
+  assert.ok(first);
   for (const s of sockets) {
     s.send('hi', proxy.address.port, '127.0.0.1');
     await nextMessage(s);
@@ -218,14 +220,14 @@ test('idle clients are evicted, and a full table evicts the least recently activ
   const full = events.filter((e) => e.event === 'client-evicted' && e.reason === 'table-full');
   assert.deepEqual(
     full.map((e) => e.event === 'client-evicted' && e.client.port),
-    [sockets[0]?.address().port],
+    [first.address().port],
   );
   await until(() => (proxy.report().clients.active === 0 ? true : undefined), 2000);
   const r = proxy.report().clients;
   assert.deepEqual([r.total, r.evictedFull, r.evictedIdle], [3, 1, 2]);
   // An evicted client that comes back gets a new upstream socket and still works.
-  sockets[0]?.send('back', proxy.address.port, '127.0.0.1');
-  const again = await nextMessage(sockets[0] as dgram.Socket);
+  first.send('back', proxy.address.port, '127.0.0.1');
+  const again = await nextMessage(first);
   assert.equal(again.data.toString(), 'back');
 });
 
