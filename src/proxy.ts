@@ -45,7 +45,7 @@ export interface ProxyOptions {
   maxClients?: number;
   /** Emit a `stats` event this often. Default never. */
   statsIntervalMs?: number;
-  /** Emit per-datagram events (`forwarded`, `lost`, …). Default true; false for `--quiet`. */
+  /** Emit per-datagram and per-client events (`forwarded`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
   perDatagramEvents?: boolean;
   /** Datagrams waiting in a socket's send queue beyond which sends are dropped and counted. Default 1024. */
   sendQueueLimit?: number;
@@ -317,7 +317,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     s.socket.close();
     if (reason === 'idle') clients.evictedIdle++;
     else if (reason === 'table-full') clients.evictedFull++;
-    if (reason !== undefined) {
+    if (reason !== undefined && perDatagram) {
       onEvent({ event: 'client-evicted', time: isoNow(), client: s.client, reason });
     }
   };
@@ -350,12 +350,13 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
       if (s.closed) return;
       s.ready = true;
       const local = us.address();
-      onEvent({
-        event: 'client-added',
-        time: isoNow(),
-        client,
-        upstream: { address: local.address, port: local.port },
-      });
+      if (perDatagram)
+        onEvent({
+          event: 'client-added',
+          time: isoNow(),
+          client,
+          upstream: { address: local.address, port: local.port },
+        });
       for (const data of s.pending.splice(0)) us.send(data, onUpSent);
     });
     clients.total++;

@@ -24,9 +24,10 @@ export function describeImpairments(spec: ImpairmentSpec): string {
   const jitter = spec.jitterMs ?? 0;
   if (delay > 0 || jitter > 0) {
     const dist = spec.jitterDistribution ?? IMPAIRMENT_DEFAULTS.jitterDistribution;
-    parts.push(
-      `delay ${formatDuration(delay)}${jitter > 0 ? ` ± ${formatDuration(jitter)} (${dist === 'normal' ? 'normal, σ' : 'uniform'})` : ''}`,
-    );
+    const j = formatDuration(jitter);
+    const spread =
+      jitter === 0 ? '' : dist === 'normal' ? `, jitter σ ${j} (normal)` : ` ± ${j} (uniform)`;
+    parts.push(`delay ${formatDuration(delay)}${spread}`);
   }
   if ((spec.duplicate ?? 0) > 0) parts.push(`duplicate ${formatPercent(spec.duplicate ?? 0)}`);
   if ((spec.reorder ?? 0) > 0) {
