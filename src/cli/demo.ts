@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { renderClient } from './client.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import type { Colors, Renderer } from './output.js';
+import { renderProxy } from './proxy.js';
 import { renderServer } from './server.js';
 import { renderSpoof } from './spoof.js';
 
@@ -15,6 +16,7 @@ const roleRenderers: Record<string, Renderer> = {
   server: renderServer,
   client: renderClient,
   spoofer: renderSpoof,
+  proxy: renderProxy,
 };
 
 /** Human lines for the demo. */
