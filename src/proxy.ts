@@ -49,7 +49,7 @@ export interface ProxyOptions {
   perDatagramEvents?: boolean;
   /** Datagrams waiting in a socket's send queue beyond which sends are dropped and counted. Default 1024. */
   sendQueueLimit?: number;
-  /** Datagrams kept for a client whose upstream socket is still connecting. Default 64. */
+  /** Datagrams kept, over all clients, while their upstream sockets are still connecting (a few ms). Default 256. */
   pendingLimit?: number;
   onEvent?: EventSink<ProxyEvent>;
   /** Aborting it closes the proxy. */
@@ -78,7 +78,7 @@ export const PROXY_DEFAULTS = {
   idleTimeoutMs: 60_000,
   maxClients: 1024,
   sendQueueLimit: 1024,
-  pendingLimit: 64,
+  pendingLimit: 256,
 } as const;
 
 /**
@@ -171,7 +171,8 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     throw new RangeError('statsIntervalMs must be > 0');
   }
   const table = new SessionTable<Session>({ maxEntries: maxClients, idleMs: idleTimeoutMs });
-  const perDatagram = options.perDatagramEvents ?? true;
+  // Without a listener there is no point building an event per datagram.
+  const perDatagram = (options.perDatagramEvents ?? true) && options.onEvent !== undefined;
   const now = options.now ?? (() => performance.now());
   const rng = options.rng ?? defaultRng;
   const upRng = forkRng(rng);
@@ -198,6 +199,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const up = new Link<Session>(upSpec, { rng: upRng, startMs });
   const down = new Link<Session>(downSpec, { rng: downRng, startMs });
   const sendFailed: Record<Direction, number> = { up: 0, down: 0 };
+  let pendingTotal = 0;
   const clients: ClientStats = { active: 0, total: 0, evictedIdle: 0, evictedFull: 0, refused: 0 };
   let closing: Promise<void> | undefined;
 
@@ -267,8 +269,11 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     }
     forwarded('up', d);
     if (!s.ready) {
-      if (s.pending.length >= pendingLimit) sendFailed.up++;
-      else s.pending.push(d.data);
+      if (pendingTotal >= pendingLimit) sendFailed.up++;
+      else {
+        s.pending.push(d.data);
+        pendingTotal++;
+      }
       return;
     }
     if (s.socket.getSendQueueCount() >= sendQueueLimit) {
@@ -313,6 +318,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const closeSession = (s: Session, reason: EvictReason | undefined): void => {
     if (s.closed) return;
     s.closed = true;
+    pendingTotal -= s.pending.length;
     s.pending.length = 0;
     s.socket.close();
     if (reason === 'idle') clients.evictedIdle++;
@@ -357,6 +363,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
           client,
           upstream: { address: local.address, port: local.port },
         });
+      pendingTotal -= s.pending.length;
       for (const data of s.pending.splice(0)) us.send(data, onUpSent);
     });
     clients.total++;

@@ -110,6 +110,24 @@ test('usage errors: exit 2 with one line naming the problem', async () => {
   }
 });
 
+test('cannot bind: exit 1 with a one-line reason', async (t) => {
+  const taken = await rawSocket();
+  t.after(() => taken.close());
+  const r = await runCli([
+    'proxy',
+    '--listen',
+    `127.0.0.1:${taken.address().port}`,
+    '--to',
+    '127.0.0.1:9',
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr.text,
+    /^udplab: error: cannot bind 127\.0\.0\.1:\d+: the port is already in use/,
+  );
+  assert.equal(r.stderr.text.trim().split('\n').length, 1);
+});
+
 test('a profile with per-direction overrides: the listening event shows what is in force', async (t) => {
   const peer = await echo(t);
   const p = await startProxy(t, [
