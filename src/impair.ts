@@ -146,6 +146,23 @@ export function checkImpairments(spec: ImpairmentSpec): void {
   }
 }
 
+/**
+ * Lays `over` on `base` (fields of `over` that are set win). A loss model in `over` (`loss` or
+ * `lossBurst`) replaces both of base's, so a per-direction burst model over a shared `loss`
+ * does not make a spec with two loss models.
+ */
+export function mergeImpairments(base: ImpairmentSpec, over: ImpairmentSpec): ImpairmentSpec {
+  const out: ImpairmentSpec = { ...base };
+  if (over.loss !== undefined || over.lossBurst !== undefined) {
+    delete out.loss;
+    delete out.lossBurst;
+  }
+  for (const [k, v] of Object.entries(over)) {
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
 /** True when `atMs` (ms since the start) falls in one of the windows. */
 export function inBlackout(blackouts: readonly Blackout[], atMs: number): boolean {
   for (const b of blackouts) if (atMs >= b.fromMs && atMs < b.toMs) return true;

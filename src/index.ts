@@ -41,6 +41,7 @@ export {
   Impairment,
   checkImpairments,
   flipBit,
+  mergeImpairments,
   type Blackout,
   type CopyPlan,
   type Decision,
@@ -71,13 +72,7 @@ export {
   parseProbability,
   parseRate,
 } from './impair/units.js';
-export {
-  PROXY_DEFAULTS,
-  createProxy,
-  mergeImpairments,
-  type ProxyOptions,
-  type UdpProxy,
-} from './proxy.js';
+export { PROXY_DEFAULTS, createProxy, type ProxyOptions, type UdpProxy } from './proxy.js';
 export type * from './proxy-events.js';
 export { escapePayload } from './wire/escape.js';
 export { parseId, randomId, replyText, withId, isValidId } from './wire/text.js';

@@ -5,6 +5,7 @@
  */
 import type { BaseEvent, Endpoint, ErrorEvent } from './events.js';
 import type { ImpairmentSpec, LossReason } from './impair.js';
+import type { Delivery, LinkCounters, LinkEvent } from './impair/link.js';
 import type { EvictReason } from './session-table.js';
 
 /** `up`: client → server; `down`: server → client. */
@@ -150,3 +151,62 @@ export type ProxyEvent =
   | ProxyStatsEvent
   | ProxySummaryEvent
   | ErrorEvent;
+
+/** The event of a link decision, for a datagram of `client`. */
+export function decisionEvent(
+  direction: Direction,
+  client: Endpoint,
+  e: LinkEvent<unknown>,
+  time: string,
+): LostEvent | DuplicatedEvent | ReorderedEvent | CorruptedEvent {
+  const common = { time, direction, client, seq: e.seq, bytes: e.bytes };
+  switch (e.kind) {
+    case 'lost':
+      return { event: 'lost', ...common, reason: e.reason };
+    case 'duplicated':
+      return { event: 'duplicated', ...common };
+    case 'reordered':
+      return { event: 'reordered', ...common };
+    case 'corrupted':
+      return { event: 'corrupted', ...common, bit: e.bit, copy: e.copy };
+  }
+}
+
+/** The `forwarded` event of a datagram that left the link. */
+export function forwardedEvent(
+  direction: Direction,
+  client: Endpoint,
+  d: Delivery<unknown>,
+  time: string,
+): ForwardedEvent {
+  return {
+    event: 'forwarded',
+    time,
+    direction,
+    client,
+    seq: d.seq,
+    bytes: d.data.length,
+    delayMs: d.delayMs,
+    copy: d.copy,
+  };
+}
+
+/** The report of one direction from its link's counters. */
+export function directionStats(c: Readonly<LinkCounters>, sendFailed: number): DirectionStats {
+  return {
+    received: c.received,
+    forwarded: c.forwarded,
+    lost: c.lost,
+    lostRandom: c.lostRandom,
+    lostBlackout: c.lostBlackout,
+    queueDrops: c.queueDrops,
+    duplicated: c.duplicated,
+    reordered: c.reordered,
+    corrupted: c.corrupted,
+    outOfOrder: c.outOfOrder,
+    delayMeanMs: c.forwarded > 0 ? c.delayTotalMs / c.forwarded : null,
+    queued: c.queued,
+    queuePeak: c.queuePeak,
+    sendFailed,
+  };
+}

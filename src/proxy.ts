@@ -1,27 +1,26 @@
 /**
  * `udplab proxy`: a UDP relay that impairs the path, for any UDP program, without root.
- * Clients send to the proxy; each client address gets its own upstream socket connected to
- * the server (so the server sees one peer per client, and replies find their way back); the
- * datagrams of each direction go through a Link (impair/link.ts) whose decisions are pure.
- * This file only owns the sockets and the one timer that releases delayed datagrams.
+ * Clients send to the proxy; each client gets its own upstream socket connected to the server
+ * (proxy-upstream.ts), so the server sees one peer per client and replies find their way back.
+ * The datagrams of each direction go through a Link (impair/link.ts) whose decisions are pure.
+ * This file owns the listening socket and the one timer that releases delayed datagrams.
  */
-import dgram from 'node:dgram';
 import { resolveHost } from './address.js';
-import { isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
-import { checkImpairments, type ImpairmentSpec } from './impair.js';
+import { checkImpairments, mergeImpairments, type ImpairmentSpec } from './impair.js';
 import { Link, type Delivery, type LinkEvent } from './impair/link.js';
-import type {
-  ClientStats,
-  Direction,
-  DirectionStats,
-  ProxyEvent,
-  ProxyReport,
+import {
+  decisionEvent,
+  directionStats,
+  forwardedEvent,
+  type Direction,
+  type ProxyEvent,
+  type ProxyReport,
 } from './proxy-events.js';
+import { UpstreamTable, type Upstream } from './proxy-upstream.js';
 import { defaultRng, seededRng, type Rng } from './rng.js';
 import { bindSocket } from './server.js';
-import { SessionTable, type EvictReason } from './session-table.js';
 
 /** Options of {@link createProxy}. Times in milliseconds. */
 export interface ProxyOptions {
@@ -81,65 +80,14 @@ export const PROXY_DEFAULTS = {
   pendingLimit: 256,
 } as const;
 
-/**
- * Lays `over` on `base`. A loss model in `over` (loss or lossBurst) replaces both of base's,
- * so `--up-loss-burst` after `--loss` does not make an invalid spec with two models.
- */
-export function mergeImpairments(base: ImpairmentSpec, over: ImpairmentSpec): ImpairmentSpec {
-  const out: ImpairmentSpec = { ...base };
-  if (over.loss !== undefined || over.lossBurst !== undefined) {
-    delete out.loss;
-    delete out.lossBurst;
-  }
-  for (const [k, v] of Object.entries(over)) {
-    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  }
-  return out;
-}
-
 /** A new generator seeded from `rng`: independent streams for the two directions. */
 function forkRng(rng: Rng): Rng {
   return seededRng(Math.floor(rng() * 2 ** 32));
 }
 
-interface Session {
-  readonly key: string;
-  readonly client: Endpoint;
-  readonly socket: dgram.Socket;
-  ready: boolean;
-  closed: boolean;
-  /** Datagrams released before the socket finished connecting. */
-  pending: Uint8Array[];
-}
-
-function emptyStats(): DirectionStats {
-  return {
-    received: 0,
-    forwarded: 0,
-    lost: 0,
-    lostRandom: 0,
-    lostBlackout: 0,
-    queueDrops: 0,
-    duplicated: 0,
-    reordered: 0,
-    corrupted: 0,
-    outOfOrder: 0,
-    delayMeanMs: null,
-    queued: 0,
-    queuePeak: 0,
-    sendFailed: 0,
-  };
-}
-
-function directionStats(link: Link<Session>, sendFailed: number): DirectionStats {
-  const c = link.counters;
-  const { delayTotalMs, ...rest } = c;
-  return {
-    ...emptyStats(),
-    ...rest,
-    delayMeanMs: c.forwarded > 0 ? delayTotalMs / c.forwarded : null,
-    sendFailed,
-  };
+function positiveInt(v: number, name: string): number {
+  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1`);
+  return v;
 }
 
 /**
@@ -163,14 +111,23 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   checkImpairments(upSpec);
   checkImpairments(downSpec);
   const idleTimeoutMs = options.idleTimeoutMs ?? PROXY_DEFAULTS.idleTimeoutMs;
-  const maxClients = options.maxClients ?? PROXY_DEFAULTS.maxClients;
-  const sendQueueLimit = options.sendQueueLimit ?? PROXY_DEFAULTS.sendQueueLimit;
-  const pendingLimit = options.pendingLimit ?? PROXY_DEFAULTS.pendingLimit;
+  if (!(idleTimeoutMs > 0)) throw new RangeError('idleTimeoutMs must be > 0');
+  const maxClients = positiveInt(options.maxClients ?? PROXY_DEFAULTS.maxClients, 'maxClients');
+  const sendQueueLimit = positiveInt(
+    options.sendQueueLimit ?? PROXY_DEFAULTS.sendQueueLimit,
+    'sendQueueLimit',
+  );
+  const pendingLimit = positiveInt(
+    options.pendingLimit ?? PROXY_DEFAULTS.pendingLimit,
+    'pendingLimit',
+  );
   const statsIntervalMs = options.statsIntervalMs;
   if (statsIntervalMs !== undefined && !(statsIntervalMs > 0)) {
     throw new RangeError('statsIntervalMs must be > 0');
   }
-  const table = new SessionTable<Session>({ maxEntries: maxClients, idleMs: idleTimeoutMs });
+  if (!(Number.isInteger(options.to.port) && options.to.port >= 1 && options.to.port <= 65535)) {
+    throw new RangeError('to.port must be an integer from 1 to 65535');
+  }
   // Without a listener there is no point building an event per datagram.
   const perDatagram = (options.perDatagramEvents ?? true) && options.onEvent !== undefined;
   const now = options.now ?? (() => performance.now());
@@ -184,9 +141,6 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     resolveHost(options.to.host),
   ]);
   const targetEp: Endpoint = { address: target.address, port: options.to.port };
-  if (!(Number.isInteger(targetEp.port) && targetEp.port >= 1 && targetEp.port <= 65535)) {
-    throw new RangeError('to.port must be an integer from 1 to 65535');
-  }
   const socket = await bindSocket(listenHost.family, listenHost.address, options.listen.port ?? 0);
   const bound = socket.address();
   const address = {
@@ -196,110 +150,73 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   };
 
   const startMs = now();
-  const up = new Link<Session>(upSpec, { rng: upRng, startMs });
-  const down = new Link<Session>(downSpec, { rng: downRng, startMs });
-  const sendFailed: Record<Direction, number> = { up: 0, down: 0 };
-  let pendingTotal = 0;
-  const clients: ClientStats = { active: 0, total: 0, evictedIdle: 0, evictedFull: 0, refused: 0 };
+  const up = new Link<Upstream>(upSpec, { rng: upRng, startMs });
+  const down = new Link<Upstream>(downSpec, { rng: downRng, startMs });
+  let downSendFailed = 0;
   let closing: Promise<void> | undefined;
 
-  const report = (): ProxyReport => ({
-    elapsedMs: now() - startMs,
-    up: directionStats(up, sendFailed.up),
-    down: directionStats(down, sendFailed.down),
-    clients: { ...clients, active: table.size },
-  });
-
-  // ---- per-datagram events -------------------------------------------------------------
-  const linkEvents =
+  // ---- events --------------------------------------------------------------------------
+  const decisions =
     (direction: Direction) =>
-    (e: LinkEvent<Session>): void => {
-      if (!perDatagram) return;
-      const common = {
-        time: isoNow(),
-        direction,
-        client: e.route.client,
-        seq: e.seq,
-        bytes: e.bytes,
-      };
-      switch (e.kind) {
-        case 'lost':
-          onEvent({ event: 'lost', ...common, reason: e.reason });
-          break;
-        case 'duplicated':
-          onEvent({ event: 'duplicated', ...common });
-          break;
-        case 'reordered':
-          onEvent({ event: 'reordered', ...common });
-          break;
-        case 'corrupted':
-          onEvent({ event: 'corrupted', ...common, bit: e.bit, copy: e.copy });
-          break;
-      }
+    (e: LinkEvent<Upstream>): void => {
+      if (perDatagram) onEvent(decisionEvent(direction, e.route.client, e, isoNow()));
     };
-  const onUpEvent = linkEvents('up');
-  const onDownEvent = linkEvents('down');
-  const forwarded = (direction: Direction, d: Delivery<Session>): void => {
-    if (!perDatagram) return;
-    onEvent({
-      event: 'forwarded',
-      time: isoNow(),
-      direction,
-      client: d.route.client,
-      seq: d.seq,
-      bytes: d.data.length,
-      delayMs: d.delayMs,
-      copy: d.copy,
-    });
-  };
+  const onUpDecision = decisions('up');
+  const onDownDecision = decisions('down');
 
-  // ---- sending -------------------------------------------------------------------------
-  const onUpSent = (err: Error | null): void => {
-    // ECONNREFUSED is reported by the socket's 'error' listener as `refused`.
-    if (err && !isErrno(err, 'ECONNREFUSED')) sendFailed.up++;
+  // ---- both directions -----------------------------------------------------------------
+  const upstreams = new UpstreamTable({
+    target: targetEp,
+    family: target.family,
+    maxClients,
+    idleTimeoutMs,
+    pendingLimit,
+    sendQueueLimit,
+    now,
+    onReply: (u, data) => {
+      down.submit(data, u, now(), onDownDecision);
+      pump();
+    },
+    onEvent,
+    clientEvents: perDatagram,
+  });
+  const deliverUp = (d: Delivery<Upstream>): void => {
+    if (perDatagram) onEvent(forwardedEvent('up', d.route.client, d, isoNow()));
+    upstreams.send(d.route, d.data);
   };
   const onDownSent = (err: Error | null): void => {
-    if (err) sendFailed.down++;
+    if (err) downSendFailed++;
   };
-  const deliverUp = (d: Delivery<Session>): void => {
-    const s = d.route;
-    if (s.closed) {
-      sendFailed.up++; // evicted while the datagram was inside
-      return;
-    }
-    forwarded('up', d);
-    if (!s.ready) {
-      if (pendingTotal >= pendingLimit) sendFailed.up++;
-      else {
-        s.pending.push(d.data);
-        pendingTotal++;
-      }
-      return;
-    }
-    if (s.socket.getSendQueueCount() >= sendQueueLimit) {
-      sendFailed.up++;
+  const deliverDown = (d: Delivery<Upstream>): void => {
+    if (perDatagram) onEvent(forwardedEvent('down', d.route.client, d, isoNow()));
+    if (socket.getSendQueueCount() >= sendQueueLimit) {
+      downSendFailed++;
       return;
     }
     // Always pass the callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
-    s.socket.send(d.data, onUpSent);
-  };
-  const deliverDown = (d: Delivery<Session>): void => {
-    forwarded('down', d);
-    if (socket.getSendQueueCount() >= sendQueueLimit) {
-      sendFailed.down++;
-      return;
-    }
     socket.send(d.data, d.route.client.port, d.route.client.address, onDownSent);
   };
+  socket.on('message', (data, rinfo) => {
+    const t = now();
+    const u = upstreams.get({ address: rinfo.address, port: rinfo.port }, t);
+    up.submit(data, u, t, onUpDecision);
+    pump();
+  });
+  // A dgram socket without an 'error' listener crashes the process; a proxy must never crash.
+  socket.on('error', (err) => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'ERR';
+    onEvent({ event: 'error', time: isoNow(), code, message: err.message });
+  });
 
   // ---- the one timer -------------------------------------------------------------------
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
+  /** Sends everything due, then arms the timer for the earliest datagram still inside. */
   const pump = (): void => {
     if (closing) return;
     const t = now();
-    up.takeDue(t, deliverUp, onUpEvent);
-    down.takeDue(t, deliverDown, onDownEvent);
+    up.takeDue(t, deliverUp, onUpDecision);
+    down.takeDue(t, deliverDown, onDownDecision);
     const next = Math.min(up.nextDueAt() ?? Infinity, down.nextDueAt() ?? Infinity);
     if (next < timerAt) {
       clearTimeout(timer);
@@ -314,77 +231,13 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     pump();
   };
 
-  // ---- sessions ------------------------------------------------------------------------
-  const closeSession = (s: Session, reason: EvictReason | undefined): void => {
-    if (s.closed) return;
-    s.closed = true;
-    pendingTotal -= s.pending.length;
-    s.pending.length = 0;
-    s.socket.close();
-    if (reason === 'idle') clients.evictedIdle++;
-    else if (reason === 'table-full') clients.evictedFull++;
-    if (reason !== undefined && perDatagram) {
-      onEvent({ event: 'client-evicted', time: isoNow(), client: s.client, reason });
-    }
-  };
-  const openSession = (key: string, client: Endpoint, t: number): Session => {
-    const us = dgram.createSocket(target.family);
-    const s: Session = { key, client, socket: us, ready: false, closed: false, pending: [] };
-    // A connected socket: the kernel delivers only the server's datagrams, and reports ICMP
-    // port unreachable as ECONNREFUSED. Without an 'error' listener it would crash the process.
-    us.on('error', (err) => {
-      if (isErrno(err, 'ECONNREFUSED')) {
-        clients.refused++;
-        if (perDatagram) onEvent({ event: 'refused', time: isoNow(), client, to: targetEp });
-      } else {
-        sendFailed.up++;
-        const code = (err as NodeJS.ErrnoException).code ?? 'ERR';
-        onEvent({
-          event: 'error',
-          time: isoNow(),
-          code,
-          message: `upstream socket: ${err.message}`,
-        });
-      }
-    });
-    us.on('message', (data) => {
-      table.touch(key, now());
-      down.submit(data, s, now(), onDownEvent);
-      pump();
-    });
-    us.connect(targetEp.port, targetEp.address, () => {
-      if (s.closed) return;
-      s.ready = true;
-      const local = us.address();
-      if (perDatagram)
-        onEvent({
-          event: 'client-added',
-          time: isoNow(),
-          client,
-          upstream: { address: local.address, port: local.port },
-        });
-      pendingTotal -= s.pending.length;
-      for (const data of s.pending.splice(0)) us.send(data, onUpSent);
-    });
-    clients.total++;
-    table.add(key, s, t, closeSession);
-    return s;
-  };
-
-  socket.on('message', (data, rinfo) => {
-    const t = now();
-    const key = `${rinfo.address}|${rinfo.port}`;
-    const s =
-      table.touch(key, t) ?? openSession(key, { address: rinfo.address, port: rinfo.port }, t);
-    up.submit(data, s, t, onUpEvent);
-    pump();
+  // ---- reports and housekeeping --------------------------------------------------------
+  const report = (): ProxyReport => ({
+    elapsedMs: now() - startMs,
+    up: directionStats(up.counters, upstreams.sendFailed),
+    down: directionStats(down.counters, downSendFailed),
+    clients: { active: upstreams.size, ...upstreams.counters },
   });
-  // A dgram socket without an 'error' listener crashes the process; a proxy must never crash.
-  socket.on('error', (err) => {
-    const code = (err as NodeJS.ErrnoException).code ?? 'ERR';
-    onEvent({ event: 'error', time: isoNow(), code, message: err.message });
-  });
-
   onEvent({
     event: 'listening',
     time: isoNow(),
@@ -395,10 +248,9 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     maxClients,
     idleTimeoutMs,
   });
-
   // Sweep often enough that an idle client lives at most ~1.25 idle times.
   const sweepMs = Math.min(Math.max(idleTimeoutMs / 4, 10), 5000);
-  const sweeper = setInterval(() => table.sweep(now(), closeSession), sweepMs);
+  const sweeper = setInterval(() => upstreams.sweep(now()), sweepMs);
   const statsTimer =
     statsIntervalMs === undefined
       ? undefined
@@ -415,10 +267,10 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
       clearTimeout(timer);
       clearInterval(sweeper);
       clearInterval(statsTimer);
-      const final = report();
+      const final = report(); // `queued` then says what closing discards
       up.clear();
       down.clear();
-      for (const s of [...table.values()]) closeSession(s, undefined);
+      upstreams.closeAll();
       socket.close(() => {
         onEvent({ event: 'summary', time: isoNow(), ...final });
         resolve();
