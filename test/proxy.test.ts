@@ -292,3 +292,79 @@ test('invalid options fail at once with a RangeError', async () => {
     RangeError,
   );
 });
+
+/** A client socket that records the number (first 4 bytes) and arrival time of every datagram. */
+async function recorder(t: {
+  after: (fn: () => unknown) => void;
+}): Promise<{ socket: dgram.Socket; order: number[]; at: number[] }> {
+  const socket = await rawSocket();
+  t.after(() => socket.close());
+  const order: number[] = [];
+  const at: number[] = [];
+  socket.on('message', (d) => {
+    order.push(d.readUInt32BE(0));
+    at.push(performance.now());
+  });
+  return { socket, order, at };
+}
+
+function numberedDatagram(i: number, size = 8): Buffer {
+  const b = Buffer.alloc(size);
+  b.writeUInt32BE(i);
+  return b;
+}
+
+test('duplicates and reordering show in the order datagrams arrive', async (t) => {
+  const echo = await echoPeer(t);
+  const { proxy } = await proxyTo(t, echo.address().port, {
+    up: { duplicate: 0.2, reorder: 0.2 },
+    rng: seededRng(12),
+  });
+  const { socket, order } = await recorder(t);
+  const n = 100;
+  for (let i = 0; i < n; i++) {
+    socket.send(numberedDatagram(i), proxy.address.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const up = await until(() => {
+    const r = proxy.report().up;
+    return r.received === n && r.queued === 0 && order.length === n + r.duplicated ? r : undefined;
+  });
+  const counts = new Map<number, number>();
+  for (const x of order) counts.set(x, (counts.get(x) ?? 0) + 1);
+  assert.equal(counts.size, n, 'every datagram arrived');
+  assert.equal([...counts.values()].filter((c) => c === 2).length, up.duplicated);
+  // Binomial(100, 0.2) for each: mean 20, σ 4; more than 5 is > 3.5σ below the mean.
+  assert.ok(up.duplicated > 5 && up.reordered > 5, JSON.stringify(up));
+  let max = -1;
+  let late = 0;
+  for (const x of order) {
+    if (x < max) late++;
+    max = Math.max(max, x);
+  }
+  // Each held-back datagram arrives after the one behind it (the last few may only time out).
+  assert.ok(late >= up.reordered - 3, `${late} arrived after a later one, ${up.reordered} held`);
+});
+
+test('a rate limit holds the byte rate on the wire', async (t) => {
+  const echo = await echoPeer(t);
+  // 800 kbit/s = 100 000 bytes/s: a 1000-byte datagram every 10 ms.
+  const { proxy } = await proxyTo(t, echo.address().port, { up: { rateBitsPerSecond: 800_000 } });
+  const { socket, order, at } = await recorder(t);
+  const n = 20;
+  for (let i = 0; i < n; i++)
+    socket.send(numberedDatagram(i, 1000), proxy.address.port, '127.0.0.1');
+  await until(() => (order.length === n ? true : undefined));
+  assert.deepEqual(
+    order,
+    Array.from({ length: n }, (_, i) => i),
+    'a FIFO keeps the order',
+  );
+  // 19 intervals of 10 ms: 190 ms from the first to the last; timer lateness (1 ms resolution,
+  // a loaded machine) may add a little at the end, never take away.
+  const span = (at.at(-1) ?? 0) - (at[0] ?? 0);
+  t.diagnostic(`20 × 1000 bytes at 800 kbit/s: ${span.toFixed(1)} ms (ideal 190)`);
+  assert.ok(span >= 185 && span <= 260, `span ${span} ms`);
+  const bytesPerSecond = ((n - 1) * 1000) / (span / 1000);
+  assert.ok(bytesPerSecond <= 100_000 * 1.03, `${bytesPerSecond} bytes/s`);
+});
