@@ -193,7 +193,12 @@ export function flipBit(data: Uint8Array, bit: number): Buffer {
   return out;
 }
 
-/** The per-datagram decisions of one direction. */
+/**
+ * The per-datagram decisions of one direction.
+ * @example
+ * const im = new Impairment({ loss: 0.3, delayMs: 50, jitterMs: 10 }, seededRng(1));
+ * const d = im.decide(100, 0); // { fate: 'sent', copies: [{ delayMs: 47.2, … }], reorder: false } or lost
+ */
 export class Impairment {
   readonly spec: Readonly<ImpairmentSpec>;
   readonly #rng: Rng;

@@ -20,7 +20,13 @@ interface Slot<S> {
   lastActive: number;
 }
 
-/** A bounded, idle-evicting table in least-recently-active order. */
+/**
+ * A bounded, idle-evicting table in least-recently-active order.
+ * @example
+ * const t = new SessionTable<Socket>({ maxEntries: 1024, idleMs: 60_000 });
+ * const s = t.touch(key, now) ?? (t.add(key, open(), now, close), t.peek(key));
+ * setInterval(() => t.sweep(performance.now(), close), 15_000);
+ */
 export class SessionTable<S> {
   readonly maxEntries: number;
   readonly idleMs: number;

@@ -4,8 +4,10 @@ import { stationaryLoss } from './gilbert-elliott.js';
 import { formatDuration, formatPercent, formatRate } from './units.js';
 
 /**
- * Describes a spec: `loss 30 %, delay 100 ms ± 20 ms (normal), rate 1 Mbit/s`; `clean` when it
- * does nothing.
+ * Describes a spec in one line; `clean` when it does nothing.
+ * @example
+ * describeImpairments({ loss: 0.3, delayMs: 100, jitterMs: 20 });
+ * // 'loss 30 %, delay 100 ms ± 20 ms (uniform)'
  */
 export function describeImpairments(spec: ImpairmentSpec): string {
   const parts: string[] = [];

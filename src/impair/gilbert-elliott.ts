@@ -59,7 +59,12 @@ export function stationaryLoss(params: GilbertElliottParams): number {
   return lossGood * (1 - bad) + lossBad * bad;
 }
 
-/** A Gilbert–Elliott loss process. */
+/**
+ * A Gilbert–Elliott loss process.
+ * @example
+ * const ge = new GilbertElliott({ p: 0.05, r: 0.25 }, seededRng(1)); // ≈ 16.7 % loss, bursts of 4
+ * const lost = ge.lose();
+ */
 export class GilbertElliott {
   readonly #p: number;
   readonly #r: number;

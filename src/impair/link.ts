@@ -98,7 +98,14 @@ export interface LinkOptions {
   startMs?: number;
 }
 
-/** One direction of the impaired path. */
+/**
+ * One direction of the impaired path.
+ * @example
+ * const link = new Link<string>({ delayMs: 100, rateBitsPerSecond: 1e6 }, { rng: seededRng(1) });
+ * link.submit(datagram, 'client-a', now, onDecision);
+ * // later, when now ≥ link.nextDueAt():
+ * link.takeDue(now, ({ data, route }) => send(data, route), onDecision);
+ */
 export class Link<T> {
   readonly counters: LinkCounters = {
     received: 0,

@@ -11,7 +11,12 @@
  * each taking its serialization time.
  */
 
-/** A token bucket with a rate in bits per second and a depth in bytes. */
+/**
+ * A token bucket with a rate in bits per second and a depth in bytes.
+ * @example
+ * const b = new TokenBucket(80_000); // 10 000 bytes/s
+ * [b.reserve(1000, 0), b.reserve(1000, 0)]; // [0, 100]: the second leaves 100 ms later
+ */
 export class TokenBucket {
   /** Rate in bits per second. */
   readonly rateBitsPerSecond: number;

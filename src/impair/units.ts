@@ -64,6 +64,8 @@ const RATE_UNITS: Record<string, number> = {
 /**
  * A rate in bits per second, as tc writes it: `1mbit`, `768kbit`, `1000000`; `bps` suffixes
  * mean bytes per second (tc's convention: `1mbps` = 8 Mbit/s).
+ * @example parseRate('768kbit') // 768000
+ * @throws RangeError when it is not a rate > 0 with a known unit.
  */
 export function parseRate(text: string): number {
   const m = new RegExp(`^\\s*(${NUMBER})\\s*([a-z]*)\\s*$`, 'i').exec(text);
