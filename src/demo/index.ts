@@ -3,10 +3,11 @@ import type { EventSink } from '../events.js';
 import { DemoContext, type DemoPart } from './context.js';
 import { task1 } from './task1.js';
 import { task2 } from './task2.js';
+import { task3 } from './task3.js';
 import { unsafe } from './unsafe.js';
 
 /** The demo's parts, in the lab's order. */
-export const demoParts: readonly DemoPart[] = [task1, unsafe, task2];
+export const demoParts: readonly DemoPart[] = [task1, unsafe, task2, task3];
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
