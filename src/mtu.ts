@@ -54,7 +54,7 @@ export const linuxSystem: MtuSystem = {
   routeGet: (address) =>
     new Promise((resolve, reject) => {
       execFile('ip', ['route', 'get', address], { timeout: 2000 }, (err, stdout) => {
-        if (err) reject(err);
+        if (err) reject(new Error(`ip route get ${address}: ${err.message}`, { cause: err }));
         else resolve(stdout);
       });
     }),
