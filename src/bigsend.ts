@@ -45,6 +45,8 @@ export interface TooBigEvent extends BaseEvent {
   limit: number;
   /** The errno, `EMSGSIZE`. */
   code: string;
+  /** The IP version whose limit applies (the client's). */
+  family: 'IPv4' | 'IPv6';
 }
 /** `sent-whole`: the whole payload went out as one datagram (it was within the limit). */
 export interface SentWholeEvent extends BaseEvent {
@@ -273,30 +275,27 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
         timers.add(t);
       });
 
-    // Phase 1: the hello tells us who the echo client is.
-    const hello = await Promise.race([
-      new Promise<{ from: Endpoint; bytes: number }>((resolve) => {
-        socket.once('message', (data, rinfo) => {
-          resolve({ from: { address: rinfo.address, port: rinfo.port }, bytes: data.length });
-        });
-      }),
-      aborted,
-    ]);
-    const client = hello.from;
-    onEvent({ event: 'hello', time: isoNow(), from: client, bytes: hello.bytes });
-    const family = familyOfAddress(client.address);
-    const limit = maxPayload(family);
-    const path = pathMtu(client.address, options.mtuSystem);
-
-    // Phase 2: the echoes are collected from now on (they can arrive while pieces still go out).
+    // One 'message' handler from the start: datagrams that arrive in the same batch as the hello
+    // are already echoes (or repeats) and must not slip between two handlers.
     const matcher = new EchoMatcher(pieces);
+    let client: Endpoint | undefined;
     let wholeSent = false;
     let wholeEchoed = false;
     let ignored = 0;
     let settle: (() => void) | undefined;
+    let heard!: (from: Endpoint) => void;
+    const hello = new Promise<Endpoint>((resolve) => (heard = resolve));
     const finished = (): boolean => matcher.complete && (!wholeSent || wholeEchoed);
     socket.on('message', (data, rinfo) => {
       const from: Endpoint = { address: rinfo.address, port: rinfo.port };
+      if (client === undefined) {
+        // Phase 1: the first datagram tells us who the echo client is.
+        client = from;
+        onEvent({ event: 'hello', time: isoNow(), from, bytes: data.length });
+        heard(from);
+        return;
+      }
+      // Phase 2: echoes, collected while the pieces still go out.
       const ignore = (reason: EchoIgnoreReason): void => {
         ignored++;
         onEvent({ event: 'ignored', time: isoNow(), from, bytes: data.length, reason });
@@ -311,14 +310,25 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
       } else return ignore(m.kind === 'duplicate' ? 'duplicate' : 'unexpected');
       if (finished()) settle?.();
     });
+    const to = await Promise.race([hello, aborted]);
+    const family = familyOfAddress(to.address);
+    const limit = maxPayload(family);
+    const path = pathMtu(to.address, options.mtuSystem);
 
     // Phase 3: the whole payload as one datagram.
-    const err = await Promise.race([sendTo(socket, payload, client), aborted]);
+    const err = await Promise.race([sendTo(socket, payload, to), aborted]);
     if (err === null) {
       wholeSent = true;
       onEvent({ event: 'sent-whole', time: isoNow(), bytes: size });
     } else if (isErrno(err, 'EMSGSIZE')) {
-      onEvent({ event: 'too-big', time: isoNow(), bytes: size, limit, code: 'EMSGSIZE' });
+      onEvent({
+        event: 'too-big',
+        time: isoNow(),
+        bytes: size,
+        limit,
+        code: 'EMSGSIZE',
+        family: ipName(family),
+      });
     } else {
       throw new UdplabError(ErrorCodes.SEND, `cannot send to the echo client: ${err.message}`, {
         cause: err,
@@ -328,7 +338,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
     // Phase 4: the same bytes in pieces.
     for (const [index, piece] of pieces.entries()) {
       if (index > 0 && intervalMs > 0) await Promise.race([sleep(intervalMs), aborted]);
-      const e = await Promise.race([sendTo(socket, piece, client), aborted]);
+      const e = await Promise.race([sendTo(socket, piece, to), aborted]);
       if (e !== null) {
         const tooBig = isErrno(e, 'EMSGSIZE');
         throw new UdplabError(
@@ -355,7 +365,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
     }
     settle = undefined;
     // An empty datagram tells the echo client we are done (it may still stop on its idle time).
-    await sendTo(socket, Buffer.alloc(0), client);
+    await sendTo(socket, Buffer.alloc(0), to);
 
     const missing = matcher.missing();
     const summary = {
@@ -374,7 +384,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
     onEvent({
       event: 'path-mtu',
       time: isoNow(),
-      to: client,
+      to,
       family: ipName(family),
       limit,
       size,
@@ -385,7 +395,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
       fragments: mtu ? safeFragments(pieceBytes, mtu.mtu, family) : null,
       fragmentBytes: mtu ? fragmentDataBytes(mtu.mtu, family) : null,
     });
-    return { client, ...summary, path: mtu };
+    return { client: to, ...summary, path: mtu };
   } finally {
     for (const t of timers) clearTimeout(t);
     if (onAbort) signal?.removeEventListener('abort', onAbort);

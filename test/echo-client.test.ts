@@ -35,14 +35,15 @@ test('echoes only its server: a stranger’s datagram is not sent back', async (
   t.after(() => server.close());
   const stranger = await rawSocket();
   t.after(() => stranger.close());
-  const running = echoClient({ host: '127.0.0.1', port: server.address().port, idleMs: 150 });
+  const running = echoClient({ host: '127.0.0.1', port: server.address().port, idleMs: 5000 });
   const hello = await nextMessage(server);
   stranger.send('spoofed', hello.rinfo.port, '127.0.0.1');
   await assert.rejects(nextMessage(stranger, 100), /no datagram/);
   server.send('real', hello.rinfo.port, '127.0.0.1');
   assert.equal((await nextMessage(server)).data.toString(), 'real');
+  server.send(Buffer.alloc(0), hello.rinfo.port, '127.0.0.1');
   const r = await running;
-  assert.deepEqual([r.datagrams, r.reason], [1, 'idle']);
+  assert.deepEqual([r.datagrams, r.reason], [1, 'done']);
 });
 
 test('repeats the hello until the server speaks (a hello can be lost)', async (t) => {
@@ -86,4 +87,16 @@ test('aborting stops it with reason "aborted"', async (t) => {
   await nextMessage(server);
   ac.abort();
   assert.equal((await running).reason, 'aborted');
+});
+
+test('stops on its own after --idle with nothing from the server', async (t) => {
+  const server = await rawSocket();
+  t.after(() => server.close());
+  const started = Date.now();
+  const running = echoClient({ host: '127.0.0.1', port: server.address().port, idleMs: 100 });
+  const hello = await nextMessage(server);
+  server.send('once', hello.rinfo.port, '127.0.0.1');
+  const r = await running;
+  assert.deepEqual([r.datagrams, r.reason, r.heard], [1, 'idle', true]);
+  assert.ok(Date.now() - started >= 100);
 });

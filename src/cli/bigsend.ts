@@ -69,7 +69,7 @@ export function renderBigsend(event: BaseEvent, c: Colors): string | undefined {
     case 'too-big':
       return [
         c.yellow('packet too big, cannot send'),
-        `  ${e.code}: ${n(e.bytes)} bytes do not fit in one UDP datagram; the limit is ${n(e.limit)} bytes of payload`,
+        `  ${e.code}: ${n(e.bytes)} bytes do not fit in one UDP datagram; over ${e.family} the limit is ${n(e.limit)} bytes of payload`,
       ].join('\n');
     case 'sent-whole':
       return `packet sent (${n(e.bytes)} bytes as one datagram)`;
