@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { echoClient } from '../src/echo-client.js';
 import { probe, type ProbeEvent } from '../src/probe.js';
-import { fixture, freePort, rawSocket, runCli, spawnCollect } from './helpers.js';
+import { main } from '../src/cli/main.js';
+import { Capture, fixture, freePort, rawSocket, runCli, spawnCollect } from './helpers.js';
 
 for (const c of [
   { host: '127.0.0.1', limit: 65507, family: 'IPv4' },
@@ -116,4 +117,16 @@ test('probe usage errors exit 2; a host that does not resolve exits 1', async ()
   await assert.rejects(probe({ host: '127.0.0.1', port: 9, timeoutMs: 0 }), RangeError);
   const bad = await runCli(['probe', 'no-such-host.invalid', '9', '--local-only']);
   assert.equal(bad.code, 1);
+});
+
+test('on a terminal the progress is one line on stderr, rewritten in place', async () => {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  stderr.isTTY = true;
+  const code = await main(['probe', '::1', '9', '--local-only'], { stdout, stderr, env: {} });
+  assert.equal(code, 0);
+  assert.match(stderr.text, /^\r\x1b\[Klocal stack: 65,535 bytes failed \(EMSGSIZE\)/);
+  assert.ok(stderr.text.endsWith('\r\x1b[K'), 'the progress line is cleared at the end');
+  assert.doesNotMatch(stdout.text, /local stack:/);
+  assert.match(stdout.text, /accepts for ::1: 65,527 bytes \(the UDP limit over IPv6 is 65,527\)/);
 });

@@ -90,6 +90,19 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
     ) => {
       const port = parsePort(portText, false);
       const out = openOutput(ctx, opts.json ?? false, renderProbe);
+      // On a terminal the progress is one line on stderr, rewritten in place; in a pipe or a log,
+      // one line per size tried on stdout.
+      const stderr = ctx.io.stderr;
+      const live = !(opts.json ?? false) && stderr.isTTY === true;
+      const onEvent = (e: ProbeEvent): void => {
+        if (!live) return out.emit(e);
+        if (e.event === 'progress') {
+          stderr.write(`\r\x1b[K${renderProbe({ ...e }, out.colors) ?? ''}`);
+          return;
+        }
+        stderr.write('\r\x1b[K');
+        out.emit(e);
+      };
       await probe({
         host,
         port,
@@ -97,7 +110,7 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
         ...(opts.attempts === undefined ? {} : { attempts: opts.attempts }),
         ...(opts.bind === undefined ? {} : { bind: opts.bind }),
         roundTrip: !(opts.localOnly ?? false),
-        onEvent: out.emit,
+        onEvent,
         ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
       });
       out.flush();
