@@ -125,8 +125,9 @@ test('on a terminal the progress is one line on stderr, rewritten in place', asy
   stderr.isTTY = true;
   const code = await main(['probe', '::1', '9', '--local-only'], { stdout, stderr, env: {} });
   assert.equal(code, 0);
-  assert.match(stderr.text, /^\r\x1b\[Klocal stack: 65,535 bytes failed \(EMSGSIZE\)/);
-  assert.ok(stderr.text.endsWith('\r\x1b[K'), 'the progress line is cleared at the end');
+  const clear = '\r\x1b[K';
+  assert.ok(stderr.text.startsWith(`${clear}local stack: 65,535 bytes failed (EMSGSIZE)`));
+  assert.ok(stderr.text.endsWith(clear), 'the progress line is cleared at the end');
   assert.doesNotMatch(stdout.text, /local stack:/);
   assert.match(stdout.text, /accepts for ::1: 65,527 bytes \(the UDP limit over IPv6 is 65,527\)/);
 });
