@@ -148,7 +148,10 @@ export interface BigsendOptions {
   intervalMs?: number;
   /** Receives every event. */
   onEvent?: EventSink<BigsendEvent>;
-  /** Aborts (rejects with UDPLAB_ERR_ABORTED). */
+  /**
+   * Aborts: before the last piece went out it rejects with UDPLAB_ERR_ABORTED; while waiting for
+   * the echoes it stops waiting and resolves with what came back.
+   */
   signal?: AbortSignal;
   /** How the path MTU is read (tests inject one). Default: iproute2 and sysfs. */
   mtuSystem?: MtuSystem;
@@ -352,7 +355,8 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
       onEvent({ event: 'chunk-sent', time: isoNow(), index, bytes: piece.length, chunks });
     }
 
-    // Phase 5: wait for the echoes, at most waitMs after the last piece.
+    // Phase 5: wait for the echoes, at most waitMs after the last piece. An abort here (Ctrl-C)
+    // only cuts the wait short: the tally of what came back is still the answer.
     if (!finished()) {
       await Promise.race([
         new Promise<void>((resolve) => {
@@ -360,7 +364,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
           const t = setTimeout(resolve, waitMs);
           timers.add(t);
         }),
-        aborted,
+        aborted.catch(() => undefined),
       ]);
     }
     settle = undefined;

@@ -94,6 +94,10 @@ export type EchoMatch =
   /** A copy of nothing that was sent: truncated, corrupted, or another datagram. */
   | { kind: 'unexpected' };
 
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 function keyOf(data: Uint8Array): string {
   // The hash only narrows the candidates; a match is always confirmed byte for byte.
   return `${data.length}:${createHash('sha1').update(data).digest('base64')}`;
@@ -126,14 +130,14 @@ export class EchoMatcher {
   /** Classifies one echo and records it. */
   match(data: Uint8Array): EchoMatch {
     const g = this.#groups.get(keyOf(data));
-    const first = g?.indices[0];
-    if (g === undefined || first === undefined) return { kind: 'unexpected' };
-    const piece = this.#pieces[first];
-    if (piece === undefined || !Buffer.from(piece).equals(Buffer.from(data))) {
+    if (g === undefined) return { kind: 'unexpected' };
+    const index = g.indices[g.echoed];
+    const last = g.indices.at(-1) ?? 0;
+    const piece = this.#pieces[index ?? last];
+    if (piece === undefined || !equalBytes(piece, data)) {
       return { kind: 'unexpected' }; // a hash collision: not a copy after all
     }
-    const index = g.indices[g.echoed];
-    if (index === undefined) return { kind: 'duplicate', index: g.indices.at(-1) ?? first };
+    if (index === undefined) return { kind: 'duplicate', index: last };
     g.echoed++;
     this.#echoed[index] = true;
     this.#count++;

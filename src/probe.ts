@@ -155,6 +155,11 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const target = await resolveHost(options.host);
   const to: Endpoint = { address: target.address, port: options.port };
   const local = bindAt ? await resolveHost(bindAt.host) : undefined;
+  if (local && local.family !== target.family) {
+    throw new RangeError(
+      `bind address ${bindAt?.host ?? ''} is not of ${options.host}'s IP version`,
+    );
+  }
   const bind = local && bindAt ? { address: local.address, port: bindAt.port } : undefined;
   const family = familyOfAddress(to.address);
   const limit = maxPayload(family);

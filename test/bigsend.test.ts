@@ -264,3 +264,26 @@ test('aborting while waiting for the hello rejects with UDPLAB_ERR_ABORTED and c
   await assert.rejects(b2.result, { code: 'UDPLAB_ERR_ABORTED' });
   await assert.rejects(bigsend({ signal: AbortSignal.abort() }), { code: 'UDPLAB_ERR_ABORTED' });
 });
+
+test('Ctrl-C while waiting for the echoes: the tally of what came back, not an error', async (t) => {
+  const ac = new AbortController();
+  const b = await startBigsend({
+    host: '127.0.0.1',
+    port: 0,
+    size: 100,
+    chunks: 4,
+    waitMs: 60_000,
+    signal: ac.signal,
+  });
+  // A peer that echoes only the first datagram it gets, then plays dead.
+  let echoed = 0;
+  const peer = await droppingPeer(b.port, () => echoed++ > 0);
+  t.after(() => peer.socket.close());
+  await until(() =>
+    b.events.some((e) => e.event === 'chunk-sent' && e.index === 3) ? true : undefined,
+  );
+  ac.abort();
+  const r = await b.result;
+  assert.equal(r.echoed + (r.wholeEchoed ? 1 : 0), 1);
+  assert.ok(b.events.some((e) => e.event === 'summary'));
+});

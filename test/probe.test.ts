@@ -115,6 +115,9 @@ test('probe usage errors exit 2; a host that does not resolve exits 1', async ()
   assert.equal((await runCli(['probe', '127.0.0.1', '0'])).code, 2);
   assert.equal((await runCli(['probe', '127.0.0.1', '9', '--attempts', '0'])).code, 2);
   await assert.rejects(probe({ host: '127.0.0.1', port: 9, timeoutMs: 0 }), RangeError);
+  const mixed = await runCli(['probe', '127.0.0.1', '9', '--bind', '[::1]:0']);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr.text, /not of 127\.0\.0\.1's IP version/);
   const bad = await runCli(['probe', 'no-such-host.invalid', '9', '--local-only']);
   assert.equal(bad.code, 1);
 });
