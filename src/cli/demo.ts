@@ -43,7 +43,7 @@ export function renderDemo(event: BaseEvent, c: Colors): string | undefined {
       if (text === undefined) return undefined;
       return text
         .split('\n')
-        .map((l) => `   ${c.dim(`[${e.role}]`.padEnd(10))} ${l}`)
+        .map((l) => `   ${c.dim(`[${e.role}]`.padEnd(13))} ${l}`)
         .join('\n');
     }
   }
