@@ -10,7 +10,8 @@
  * - a replay (same ID, an attempt number already seen: a copy of a datagram that was on the wire)
  *   is rejected;
  * - a request older or newer than the window is rejected as stale, so the cache never needs to
- *   remember an ID for longer than 2 × window.
+ *   remember an ID for longer than 2 × window; so is a request sealed before the server started
+ *   (`notBeforeMs`), which closes the gap a restart (and its empty cache) would open.
  *
  * Memory: at most `capacity` entries (default 65,536). When the cache is full of unexpired entries,
  * new requests are rejected (`cache-full`): failing closed, never forgetting an ID early (that
@@ -29,6 +30,12 @@ export interface ReplayCacheOptions {
   windowMs?: number;
   /** The most IDs remembered at once. Default 65,536. */
   capacity?: number;
+  /**
+   * Requests sealed before this time are stale (default: none). The server passes its start time:
+   * the cache lives in memory, so without this a restarted server would accept copies of requests
+   * sealed during the last window before the restart.
+   */
+  notBeforeMs?: number;
 }
 
 /** The verdict on an authenticated request. */
@@ -57,6 +64,7 @@ const FULL: ReplayVerdict = { kind: 'cache-full' };
 export class ReplayCache {
   readonly windowMs: number;
   readonly capacity: number;
+  readonly notBeforeMs: number;
   readonly #entries = new Map<bigint, Entry>();
   #nextFullSweepMs = -Infinity;
 
@@ -70,6 +78,7 @@ export class ReplayCache {
       throw new RangeError('capacity must be an integer ≥ 1');
     this.windowMs = windowMs;
     this.capacity = capacity;
+    this.notBeforeMs = options.notBeforeMs ?? -Infinity;
   }
 
   /** How many IDs are remembered now (never more than `capacity`). */
@@ -83,7 +92,7 @@ export class ReplayCache {
    * @param nowMs - the server's clock, ms since 1970.
    */
   check(id: bigint, timeMs: number, attempt: number, nowMs: number): ReplayVerdict {
-    if (!(Math.abs(nowMs - timeMs) <= this.windowMs)) return STALE;
+    if (!(Math.abs(nowMs - timeMs) <= this.windowMs) || timeMs < this.notBeforeMs) return STALE;
     const entry = this.#entries.get(id);
     if (entry !== undefined) {
       if (attempt <= entry.attempt) return REPLAY;

@@ -221,6 +221,7 @@ export class ServerCore {
         throw new RangeError('windowMs and replayCacheSize need a key (sealed mode)');
     } else {
       this.#replay = new ReplayCache({
+        notBeforeMs: this.#now(),
         ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
         ...(options.replayCacheSize === undefined ? {} : { capacity: options.replayCacheSize }),
       });

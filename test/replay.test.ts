@@ -116,3 +116,9 @@ test('bad bounds throw RangeError', () => {
   assert.throws(() => new RateLimiter({ ratePerSecond: 1, maxSources: 0 }), RangeError);
   assert.throws(() => new RateLimiter({ ratePerSecond: 1, burst: 0.5 }), RangeError);
 });
+
+test('replay cache: requests sealed before the server started are stale (a restart forgets IDs)', () => {
+  const c = new ReplayCache({ windowMs: 30_000, notBeforeMs: T0 });
+  assert.equal(c.check(1n, T0 - 1, 1, T0 + 10).kind, 'stale');
+  assert.equal(c.check(1n, T0, 1, T0 + 10).kind, 'new');
+});
