@@ -61,7 +61,8 @@ export function renderServer(event: BaseEvent, c: Colors): string | undefined {
     case 'summary': {
       let line = `Received ${e.received} datagrams, replied to ${e.replied}, dropped ${e.dropped}${e.sendFailed ? `, ${e.sendFailed} replies failed to send` : ''}`;
       if (e.rejected) line += `, rejected ${e.rejected} (${rejectedSummary(e.rejectedBy)})`;
-      if (e.retransmissions) line += `, ${e.retransmissions} retransmissions answered again`;
+      if (e.retransmissions)
+        line += `, ${e.retransmissions} retransmission${e.retransmissions === 1 ? '' : 's'} answered again`;
       if (e.rateLimited) line += `, ${e.rateLimited} not answered (rate limit)`;
       return line;
     }
