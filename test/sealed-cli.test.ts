@@ -173,6 +173,7 @@ test('usage errors for the hardening options: exit 2', async () => {
     ['server', '127.0.0.1', '0', '--rate-limit', 'lots'],
     ['server', '127.0.0.1', '0', '--key-file', 'x', '--window', '0'],
     ['client', '127.0.0.1', '5000', '--key-file', 'x', '--id', '99999999999999999999'],
+    ['client', '127.0.0.1', '5000', '--key-file', 'x', '--id', '42', '--count', '2'],
   ]) {
     const r = await runCli(argv);
     assert.equal(r.code, 2, `${argv.join(' ')} → ${r.code} ${r.stderr.text}`);

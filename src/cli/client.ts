@@ -182,8 +182,13 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
       ...(opts.jitter === undefined ? {} : { jitter: opts.jitter }),
     };
     nominalWaits(backoff); // validates before any socket opens
-    if (opts.keyFile !== undefined && typeof opts.id === 'string' && BigInt(opts.id) >= 2n ** 64n)
-      throw new UsageError(`invalid request ID '${opts.id}': sealed IDs are at most 2^64 − 1`);
+    if (opts.keyFile !== undefined && typeof opts.id === 'string') {
+      if (BigInt(opts.id) >= 2n ** 64n)
+        throw new UsageError(`invalid request ID '${opts.id}': sealed IDs are at most 2^64 − 1`);
+      // A sealed server answers an ID once per window: every later request with it is a replay.
+      if ((opts.count ?? 1) > 1)
+        throw new UsageError('--id with --key-file names one request: drop --id or --count');
+    }
     const key = await loadKeyOption(ctx, opts.keyFile);
     const out = openOutput(ctx, opts.json ?? false, renderClient);
     const count = opts.count ?? 1;
