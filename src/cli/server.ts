@@ -93,7 +93,9 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
           'run the lab’s reply server: prints who sent what and answers every datagram with\n' +
             '"I received from you a message of N bytes" (N = the datagram’s length).\n' +
             'HOST is the interface to bind: 127.0.0.1 (this machine only), an external address,\n' +
-            '0.0.0.0 or "" (all IPv4 interfaces), :: (all interfaces). PORT 0 lets the OS choose.',
+            '0.0.0.0 or "" (all IPv4 interfaces), :: (all interfaces). PORT 0 lets the OS choose.\n' +
+            'With --key-file it answers only sealed requests from key holders and nothing else\n' +
+            '(docs/sealed.md); --rate-limit caps the replies each source address gets (docs/hardening.md).',
         )
         .argument('<host>', 'interface address or name to bind ("" = all IPv4 interfaces)')
         .argument('<port>', 'UDP port to bind (0 = any free port)')
