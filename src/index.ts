@@ -73,6 +73,42 @@ export {
 export { requestSeries, type SeriesOptions, type SeriesSummaryEvent } from './series.js';
 export { RttStats, quantile, type RttSummary } from './stats.js';
 export { spoof, type SpoofOptions, type SpoofSentEvent } from './spoof.js';
+export {
+  EchoMatcher,
+  MAX_BIG_BYTES,
+  MAX_CHUNKS,
+  familyOfAddress,
+  fragmentDataBytes,
+  ipFragments,
+  makePayload,
+  splitPayload,
+  splitSizes,
+  type EchoMatch,
+  type PayloadFill,
+} from './chunks.js';
+export { parseRouteGet, pathMtu, type MtuSystem, type PathMtu } from './mtu.js';
+export {
+  BIGSEND_DEFAULTS,
+  bigsend,
+  checkSplit,
+  type BigsendEvent,
+  type BigsendOptions,
+  type BigsendResult,
+} from './bigsend.js';
+export {
+  echoClient,
+  type EchoClientEvent,
+  type EchoClientOptions,
+  type EchoClientResult,
+} from './echo-client.js';
+export {
+  largestPassing,
+  probe,
+  probePayload,
+  type ProbeEvent,
+  type ProbeOptions,
+  type ProbeResult,
+} from './probe.js';
 export { escapePayload } from './wire/escape.js';
 export { parseId, randomId, replyText, withId, isValidId } from './wire/text.js';
 export { runDemo, demoParts, type DemoOptions } from './demo/index.js';

@@ -4,10 +4,13 @@ import { demoParts, runDemo } from '../demo/index.js';
 import type { CheckEvent, NoteEvent, RoleEvent, StepEvent } from '../demo/context.js';
 import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
+import { renderBigsend } from './bigsend.js';
 import { renderClient } from './client.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import type { Colors, Renderer } from './output.js';
+import { renderEchoClient } from './echo-client.js';
 import { loadKeyOption } from './keys.js';
+import { renderProbe } from './probe.js';
 import { renderServer } from './server.js';
 import { renderSpoof } from './spoof.js';
 
@@ -16,6 +19,9 @@ const roleRenderers: Record<string, Renderer> = {
   server: renderServer,
   client: renderClient,
   spoofer: renderSpoof,
+  bigsend: renderBigsend,
+  'echo-client': renderEchoClient,
+  probe: renderProbe,
 };
 
 /** Human lines for the demo. */

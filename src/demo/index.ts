@@ -5,10 +5,11 @@ import type { SealKey } from '../keys.js';
 import { sealed } from './sealed.js';
 import { task1 } from './task1.js';
 import { task2 } from './task2.js';
+import { task3 } from './task3.js';
 import { unsafe } from './unsafe.js';
 
 /** The demo's parts, in the lab's order. */
-export const demoParts: readonly DemoPart[] = [task1, unsafe, task2, sealed];
+export const demoParts: readonly DemoPart[] = [task1, unsafe, task2, task3, sealed];
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
