@@ -301,3 +301,18 @@ test('--rate-limit on a live server: a flood from one source gets burst + rate r
   assert.ok(replies >= 5);
   assert.equal(server.counters.rateLimited, 200 - server.counters.replied);
 });
+
+test('sealed over IPv6 loopback, and a series of sealed requests (each with its own ID)', async (t) => {
+  const key = SealKey.generate();
+  const server = await createServer({ host: '::1', key });
+  t.after(() => server.close());
+  const ids = new Set<string>();
+  for (let i = 0; i < 3; i++) {
+    const r = await request({ host: '::1', port: server.address.port, key, message: 'v6' });
+    assert.equal(r.text, 'I received from you a message of 2 bytes');
+    ids.add(r.id ?? '');
+  }
+  assert.equal(ids.size, 3);
+  assert.equal(server.counters.replied, 3);
+  assert.equal(server.counters.rejected, 0);
+});
