@@ -86,6 +86,9 @@ export interface KeyFileInfo {
 
 /**
  * Reads and parses a key file.
+ * @example
+ * const { key, tooOpen } = await readKeyFile('lab.key');
+ * const server = await createServer({ host: '127.0.0.1', port: 1060, key });
  * @throws UdplabError KEY when the file is missing, unreadable or not a key.
  */
 export async function readKeyFile(path: string): Promise<KeyFileInfo> {
@@ -125,7 +128,9 @@ export interface WriteKeyOptions {
 }
 
 /**
- * Writes a key file readable and writable by its owner only (mode 0600). Without `force` the file
+ * Writes a key file readable and writable by its owner only (mode 0600).
+ * @example
+ * await writeKeyFile('lab.key', SealKey.generate()); // udplab keygen --out lab.key Without `force` the file
  * is created exclusively (O_EXCL), so an existing key is never lost; with `force` the key goes to a
  * new 0600 file beside it that then replaces it (rename is atomic, and the new file's mode does not
  * depend on the old one's).

@@ -29,7 +29,12 @@ interface Bucket {
   lastMs: number;
 }
 
-/** Token buckets keyed by source address, in a bounded LRU table. */
+/**
+ * Token buckets keyed by source address, in a bounded LRU table.
+ * @example
+ * const limiter = new RateLimiter({ ratePerSecond: 10 });
+ * if (limiter.allow(rinfo.address, Date.now())) socket.send(reply, rinfo.port, rinfo.address);
+ */
 export class RateLimiter {
   readonly ratePerSecond: number;
   readonly burst: number;

@@ -60,7 +60,13 @@ const STALE: ReplayVerdict = { kind: 'stale' };
 const REPLAY: ReplayVerdict = { kind: 'replay' };
 const FULL: ReplayVerdict = { kind: 'cache-full' };
 
-/** A bounded cache of recently seen request IDs and their sealed replies. */
+/**
+ * A bounded cache of recently seen request IDs and their sealed replies.
+ * @example
+ * const cache = new ReplayCache({ windowMs: 30_000, capacity: 65_536, notBeforeMs: Date.now() });
+ * const v = cache.check(id, timeMs, attempt, Date.now());
+ * if (v.kind === 'new') cache.remember(id, timeMs, attempt, sealedReply);
+ */
 export class ReplayCache {
   readonly windowMs: number;
   readonly capacity: number;

@@ -3,7 +3,11 @@
  * key, tampering, replay of a captured request, spoofed replies — and retransmission.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
   ErrorCodes,
@@ -18,8 +22,9 @@ import {
   type Endpoint,
   type ServerEvent,
   type UdpServer,
+  writeKeyFile,
 } from '../src/index.js';
-import { nextMessage, rawSocket, until } from './helpers.js';
+import { fixture, nextMessage, rawSocket, spawnCollect, until } from './helpers.js';
 
 async function sealedServer(t: TestContext, key: SealKey | undefined, events: ServerEvent[] = []) {
   const server = await createServer({
@@ -315,4 +320,33 @@ test('sealed over IPv6 loopback, and a series of sealed requests (each with its 
   assert.equal(ids.size, 3);
   assert.equal(server.counters.replied, 3);
   assert.equal(server.counters.rejected, 0);
+});
+
+test('interop: an independent Python implementation of the sealed form (cryptography) talks to the server', async (t) => {
+  const probe = spawnSync('python3', ['-c', 'import cryptography.hazmat.primitives.ciphers.aead'], {
+    encoding: 'utf8',
+  });
+  if (probe.status !== 0) {
+    t.skip('python3 with the cryptography package is not installed');
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'udplab-py-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const keyFile = join(dir, 'k');
+  const key = SealKey.generate();
+  await writeKeyFile(keyFile, key);
+  const serverEvents: ServerEvent[] = [];
+  const server = await sealedServer(t, key, serverEvents);
+  const py = spawnCollect('python3', [
+    fixture('sealed_client.py'),
+    '127.0.0.1',
+    String(server.address.port),
+    keyFile,
+    'Grüße aus Python',
+  ]);
+  assert.equal(await py.exited, 0, py.stderr());
+  assert.equal(py.stdout(), 'I received from you a message of 18 bytes');
+  const message = serverEvents.find((e) => e.event === 'message');
+  assert.ok(message?.event === 'message' && message.text === 'Grüße aus Python');
+  assert.deepEqual(rejections(serverEvents), ['replay']);
 });

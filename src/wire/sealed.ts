@@ -123,6 +123,9 @@ export function sealDatagram(
 
 /**
  * Opens a sealed datagram: checks the header, verifies the tag, and only then reads the fields.
+ * @example
+ * const r = openDatagram(key, data);
+ * if (r.ok && r.message.type === SealedType.REPLY) use(r.message.body);
  * Never throws, whatever the bytes (property-tested with random and bit-flipped input).
  * @returns `{ ok: true, message }`, or `{ ok: false, reason }` with `not-sealed` (first byte is not
  *   0xFE), `malformed` (unknown version or type, or shorter than 49 bytes) or `bad-auth` (the tag does
