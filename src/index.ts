@@ -19,17 +19,54 @@ export { seededRng, type Rng } from './rng.js';
 export { BACKOFF_DEFAULTS, nominalWaits, schedule, type BackoffOptions } from './backoff.js';
 export {
   ServerCore,
+  REJECT_REASONS,
   type Datagram,
   type Reply,
   type ServerCounters,
   type CoreEvent,
+  type HardeningOptions,
+  type HardeningInfo,
+  type RejectReason,
+  type RejectedEvent,
+  type RetransmissionEvent,
+  type RateLimitedEvent,
 } from './server-core.js';
+export {
+  KEY_BYTES,
+  SealKey,
+  parseKey,
+  readKeyFile,
+  writeKeyFile,
+  type KeyFileInfo,
+  type WriteKeyOptions,
+} from './keys.js';
+export {
+  SEALED_MAGIC,
+  SEALED_OVERHEAD,
+  SEALED_VERSION,
+  SealedType,
+  looksSealed,
+  openDatagram,
+  sealDatagram,
+  type OpenFailure,
+  type OpenResult,
+  type SealedMessage,
+} from './wire/sealed.js';
+export {
+  DEFAULT_REPLAY_CAPACITY,
+  DEFAULT_WINDOW_MS,
+  ReplayCache,
+  type ReplayCacheOptions,
+  type ReplayVerdict,
+} from './replay.js';
+export { DEFAULT_MAX_SOURCES, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { createServer, type ServerEvent, type ServerOptions, type UdpServer } from './server.js';
 export {
   GaveUpError,
   currentTimeMessage,
   request,
   type ClientEvent,
+  type IgnoreReason,
   type RequestOptions,
   type RequestResult,
 } from './client.js';

@@ -9,6 +9,7 @@ import { renderClient } from './client.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import type { Colors, Renderer } from './output.js';
 import { renderEchoClient } from './echo-client.js';
+import { loadKeyOption } from './keys.js';
 import { renderProbe } from './probe.js';
 import { renderServer } from './server.js';
 import { renderSpoof } from './spoof.js';
@@ -58,22 +59,28 @@ export function defineDemo(cmd: Command, ctx: CommandContext): void {
         .description(
           'run the whole lab on loopback (127.0.0.1) in one command, narrated: no set-up needed',
         )
-        .option('--only <parts>', `run only these parts, comma-separated (${names.join(', ')})`),
+        .option('--only <parts>', `run only these parts, comma-separated (${names.join(', ')})`)
+        .option(
+          '-k, --key-file <file>',
+          'the key of the sealed part (udplab keygen); default a new random key',
+        ),
     ),
     ['udplab demo', `udplab demo --only ${names[0] ?? ''}`, 'udplab demo --json'],
-  ).action(async (opts: { only?: string; json?: boolean }) => {
+  ).action(async (opts: { only?: string; json?: boolean; keyFile?: string }) => {
     const only = opts.only?.split(',').map((s) => s.trim());
     const unknown = only?.filter((n) => !names.includes(n)) ?? [];
     if (unknown.length > 0)
       throw new UsageError(
         `unknown demo part '${unknown.join(',')}': choose from ${names.join(', ')}`,
       );
+    const key = await loadKeyOption(ctx, opts.keyFile);
     const out = openOutput(ctx, opts.json ?? false, renderDemo);
     out.line(out.colors.bold('udplab demo — the UDP socket-programming lab, on loopback'));
     const failures = await runDemo({
       onEvent: out.emit,
       ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
       ...(only ? { only } : {}),
+      ...(key ? { key } : {}),
     });
     out.line('');
     out.line(

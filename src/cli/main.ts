@@ -33,6 +33,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
     load: async () => (await import('./client.js')).defineClient,
   },
   {
+    name: 'keygen',
+    summary: 'make a key for sealed (authenticated) datagrams',
+    load: async () => (await import('./keygen.js')).defineKeygen,
+  },
+  {
     name: 'spoof',
     summary: 'send a fake datagram to any port (the unsafe-client demo)',
     load: async () => (await import('./spoof.js')).defineSpoof,
