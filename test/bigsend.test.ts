@@ -282,6 +282,12 @@ test('Ctrl-C while waiting for the echoes: the tally of what came back, not an e
   await until(() =>
     b.events.some((e) => e.event === 'chunk-sent' && e.index === 3) ? true : undefined,
   );
+  // Abort only once the one echo has been counted (it may still be in flight after the last send).
+  await until(() =>
+    b.events.some((e) => e.event === 'chunk-echoed' || e.event === 'whole-echoed')
+      ? true
+      : undefined,
+  );
   ac.abort();
   const r = await b.result;
   assert.equal(r.echoed + (r.wholeEchoed ? 1 : 0), 1);
