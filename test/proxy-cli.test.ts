@@ -205,7 +205,7 @@ test('--blackout drops everything in its window, then traffic flows again', asyn
     '-t',
     `127.0.0.1:${peer.address().port}`,
     '--blackout',
-    '0-0.3',
+    '0-0.5',
   ]);
   const c = await rawSocket();
   t.after(() => c.close());
@@ -213,7 +213,7 @@ test('--blackout drops everything in its window, then traffic flows again', asyn
   c.on('message', (d) => got.push(d.toString()));
   c.send('early', p.port, '127.0.0.1');
   await until(() => p.stdout.events().find((e) => e.event === 'lost'));
-  await new Promise((r) => setTimeout(r, 350));
+  await new Promise((r) => setTimeout(r, 550));
   c.send('late', p.port, '127.0.0.1');
   await until(() => (got.length > 0 ? true : undefined));
   assert.deepEqual(got, ['late']);

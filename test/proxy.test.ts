@@ -167,20 +167,23 @@ test('measured delay and jitter stay within their bounds', async (t) => {
     await new Promise((r) => setTimeout(r, 3));
   }
   await done;
-  // Up: 30 ms ± 10 ms uniform; down: clean. No datagram may come back before 20 ms; timer
-  // lateness (1 ms resolution, a loaded machine) is allowed 25 ms on top of 40.
+  // Up: 30 ms ± 10 ms uniform; down: clean. The invariant: no datagram comes back before
+  // 20 ms. Above, timer lateness (1 ms resolution; more on a loaded machine) only adds, so the
+  // centre and spread are judged on quantiles, which a few late outliers cannot move much.
   assert.ok(
-    rtts.every((x) => x >= 19.5 && x <= 65),
+    rtts.every((x) => x >= 19.5),
     `rtts ${rtts.map((x) => x.toFixed(1)).join(' ')}`,
   );
-  // U(20, 40) has mean 30 and σ 5.77: the mean of 40 has SE 0.91, so [27, 38] allows 3 SE below
-  // and 3 SE plus 5 ms of timer lateness above (1–3 ms seen on an idle machine); the spread must
-  // be there: σ between 3.5 and 10 (the sample σ of 40 has SE ≈ 0.65).
-  const mean = rtts.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(rtts.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
-  t.diagnostic(`rtt mean ${mean.toFixed(2)} ms, sd ${sd.toFixed(2)} ms (expected 30, 5.77)`);
-  assert.ok(mean >= 27 && mean <= 38, `mean ${mean}`);
-  assert.ok(sd >= 3.5 && sd <= 10, `sd ${sd}`);
+  // U(20, 40): median 30, quartiles 25 and 35. For n = 40 a sample quartile has a standard error
+  // of √(q(1−q)/n)/f = √(0.1875/40)/0.05 ≈ 1.4 ms (median: 1.6 ms). Bounds: median in [26, 37]
+  // (2.5 SE below; 2.5 SE + 3 ms of lateness above); IQR in [5, 15] (its SE is about 1.7 ms).
+  const sorted = [...rtts].sort((a, b) => a - b);
+  const q = (p: number): number => sorted[Math.floor(p * (n - 1))] ?? Number.NaN;
+  const median = q(0.5);
+  const iqr = q(0.75) - q(0.25);
+  t.diagnostic(`rtt median ${median.toFixed(2)} ms, IQR ${iqr.toFixed(2)} ms (expected 30, 10)`);
+  assert.ok(median >= 26 && median <= 37, `median ${median}`);
+  assert.ok(iqr >= 5 && iqr <= 15, `IQR ${iqr}`);
   const upDelays = events.flatMap((e) =>
     e.event === 'forwarded' && e.direction === 'up' ? [e.delayMs] : [],
   );
@@ -360,11 +363,18 @@ test('a rate limit holds the byte rate on the wire', async (t) => {
     Array.from({ length: n }, (_, i) => i),
     'a FIFO keeps the order',
   );
-  // 19 intervals of 10 ms: 190 ms from the first to the last; timer lateness (1 ms resolution,
-  // a loaded machine) may add a little at the end, never take away.
+  // 19 intervals of 10 ms: 190 ms from the first to the last. Never faster than the rate (the
+  // invariant: ≥ 185 ms allows the 1 ms timer resolution at both ends); the typical gap is the
+  // rate's — the median is robust to a late timer on a loaded machine (seen: 190.4 ms, gaps 10 ms).
   const span = (at.at(-1) ?? 0) - (at[0] ?? 0);
-  t.diagnostic(`20 × 1000 bytes at 800 kbit/s: ${span.toFixed(1)} ms (ideal 190)`);
-  assert.ok(span >= 185 && span <= 260, `span ${span} ms`);
-  const bytesPerSecond = ((n - 1) * 1000) / (span / 1000);
-  assert.ok(bytesPerSecond <= 100_000 * 1.03, `${bytesPerSecond} bytes/s`);
+  const gaps = at
+    .slice(1)
+    .map((x, i) => x - (at[i] ?? 0))
+    .sort((a, b) => a - b);
+  const median = gaps[Math.floor(gaps.length / 2)] ?? 0;
+  t.diagnostic(
+    `20 × 1000 bytes at 800 kbit/s: ${span.toFixed(1)} ms (ideal 190), median gap ${median.toFixed(2)} ms`,
+  );
+  assert.ok(span >= 185, `span ${span} ms: faster than the rate`);
+  assert.ok(median >= 9 && median <= 15, `median gap ${median} ms`);
 });
