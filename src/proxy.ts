@@ -5,9 +5,10 @@
  * The datagrams of each direction go through a Link (impair/link.ts) whose decisions are pure.
  * This file owns the listening socket and the one timer that releases delayed datagrams.
  */
+import { networkInterfaces } from 'node:os';
 import { resolveHost } from './address.js';
 import type { Endpoint, EventSink } from './events.js';
-import { ignoreEvents, isoNow } from './events.js';
+import { formatEndpoint, ignoreEvents, isoNow } from './events.js';
 import { checkImpairments, mergeImpairments, type ImpairmentSpec } from './impair.js';
 import { Link, type Delivery, type LinkEvent } from './impair/link.js';
 import {
@@ -80,6 +81,25 @@ export const PROXY_DEFAULTS = {
   pendingLimit: 256,
 } as const;
 
+/** True when `address` is one of this machine's: loopback or an interface address. */
+function isLocalAddress(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (a.startsWith('127.') || a === '::1') return true;
+  return Object.values(networkInterfaces()).some((list) =>
+    (list ?? []).some((i) => i.address === a),
+  );
+}
+
+/**
+ * True when relaying to `target` would send the proxy's datagrams back to itself: every datagram
+ * would come back as a new client, forever.
+ */
+function relaysToItself(listen: Endpoint, target: Endpoint): boolean {
+  if (listen.port !== target.port) return false;
+  const wildcard = listen.address === '0.0.0.0' || listen.address === '::';
+  return listen.address === target.address || (wildcard && isLocalAddress(target.address));
+}
+
 /** A new generator seeded from `rng`: independent streams for the two directions. */
 function forkRng(rng: Rng): Rng {
   return seededRng(Math.floor(rng() * 2 ** 32));
@@ -101,7 +121,8 @@ function positiveInt(v: number, name: string): number {
  * });
  * // clients now send to proxy.address.port …
  * await proxy.close();
- * @throws RangeError / TypeError on invalid options; UdplabError BIND or RESOLVE.
+ * @throws RangeError / TypeError on invalid options (and when `to` is the proxy itself);
+ * UdplabError BIND or RESOLVE.
  */
 export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const onEvent = options.onEvent ?? ignoreEvents;
@@ -143,6 +164,12 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const targetEp: Endpoint = { address: target.address, port: options.to.port };
   const socket = await bindSocket(listenHost.family, listenHost.address, options.listen.port ?? 0);
   const bound = socket.address();
+  if (relaysToItself(bound, targetEp)) {
+    socket.close();
+    throw new RangeError(
+      `the proxy would relay to itself (${formatEndpoint(targetEp)} is where it listens)`,
+    );
+  }
   const address = {
     address: bound.address,
     port: bound.port,

@@ -378,3 +378,13 @@ test('a rate limit holds the byte rate on the wire', async (t) => {
   assert.ok(span >= 185, `span ${span} ms: faster than the rate`);
   assert.ok(median >= 9 && median <= 15, `median gap ${median} ms`);
 });
+
+test('a proxy that would relay to itself is refused at once', async () => {
+  const port = await freePort();
+  for (const listen of ['127.0.0.1', '0.0.0.0']) {
+    await assert.rejects(
+      createProxy({ listen: { host: listen, port }, to: { host: '127.0.0.1', port } }),
+      /relay to itself/,
+    );
+  }
+});
