@@ -8,13 +8,23 @@ import type { BackendChoice, BackendName } from './backend/types.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { Rng } from './rng.js';
-import { ServerCore, type CoreEvent, type ServerCounters } from './server-core.js';
+import {
+  ServerCore,
+  hardeningOf,
+  type CoreEvent,
+  type HardeningInfo,
+  type HardeningOptions,
+  type ServerCounters,
+} from './server-core.js';
 
 export { bindSocket } from './backend/dgram.js';
 export type { BackendChoice, BackendName } from './backend/types.js';
 
-/** `listening`: the socket is bound; the real address and port (the OS's choice for port 0). */
-export interface ListeningEvent extends BaseEvent {
+/**
+ * `listening`: the socket is bound; the real address and port (the OS's choice for port 0), and the
+ * hardening in force (`keyId`, `windowMs`, `replayCacheSize` in sealed mode; `rateLimit`).
+ */
+export interface ListeningEvent extends BaseEvent, HardeningInfo {
   event: 'listening';
   address: string;
   port: number;
@@ -31,8 +41,8 @@ export interface ServerSummaryEvent extends BaseEvent, ServerCounters {
 /** Every event the server emits. */
 export type ServerEvent = ListeningEvent | CoreEvent | ServerSummaryEvent | ErrorEvent;
 
-/** Options of {@link createServer}. */
-export interface ServerOptions {
+/** Options of {@link createServer}; the hardening options (key, windowMs, rateLimit…) are ServerCore's. */
+export interface ServerOptions extends HardeningOptions {
   /** Interface to bind: an IP, a name, `0.0.0.0`, `::`, or `""` for all IPv4 interfaces. Default `""`. */
   host?: string;
   /** Port to bind; 0 lets the OS choose. Default 0. */
@@ -82,6 +92,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     ...(options.dropProbability === undefined ? {} : { dropProbability: options.dropProbability }),
     ...(options.rng === undefined ? {} : { rng: options.rng }),
     perDatagramEvents: options.perDatagramEvents ?? true,
+    ...hardeningOf(options),
   });
   const sendQueueLimit = options.sendQueueLimit ?? 1024;
   if (!(Number.isInteger(sendQueueLimit) && sendQueueLimit >= 1)) {
@@ -108,7 +119,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     },
   });
   const address = backend.address;
-  onEvent({ event: 'listening', time: isoNow(), ...address, backend: backend.name });
+  onEvent({ event: 'listening', time: isoNow(), ...address, backend: backend.name, ...core.info });
 
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
