@@ -29,7 +29,8 @@
 #define TEXT_AT 32          /* the address text starts here inside a metadata entry */
 #define ROUNDS 8            /* batches per wake-up at most, so one busy socket cannot starve others */
 
-/* Receive metadata, int32 view: [0] length [1] family 4|6 [2] port [3] raw IPv4 [4] text length.
+/* Receive metadata, int32 view: [0] length [1] family 4|6 [2] port [3] raw IPv4 [4] text length
+ * (0 for IPv4 senders: JS formats [3] itself).
  * Send metadata: [0] offset in the send buffer [1] length [2] receive slot of the destination,
  * or -1 when the destination is the text at TEXT_AT [3] port [4] text length. */
 
@@ -128,7 +129,9 @@ static void call_js(sock_t* s, int32_t value) {
   napi_close_handle_scope(env, scope);
 }
 
-static void describe(const struct sockaddr_storage* a, uint8_t* meta) {
+/* Fills a metadata entry for a sender. The text of an IPv4 address is left out unless asked for:
+ * JS caches IPv4 strings by the raw address, so inet_ntop would be wasted on nearly every datagram. */
+static void describe(const struct sockaddr_storage* a, uint8_t* meta, int v4_text) {
   int32_t* m = (int32_t*)meta;
   char* text = (char*)meta + TEXT_AT;
   const size_t room = META - TEXT_AT;
@@ -137,6 +140,10 @@ static void describe(const struct sockaddr_storage* a, uint8_t* meta) {
     m[1] = 4;
     m[2] = ntohs(a4->sin_port);
     memcpy(&m[3], &a4->sin_addr, 4);
+    if (!v4_text) {
+      m[4] = 0;
+      return;
+    }
     inet_ntop(AF_INET, &a4->sin_addr, text, room);
   } else {
     const struct sockaddr_in6* a6 = (const struct sockaddr_in6*)a;
@@ -176,7 +183,7 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
     for (int i = 0; i < n; i++) {
       uint8_t* meta = s->rmeta + (size_t)i * META;
       ((int32_t*)meta)[0] = (int32_t)s->rmsg[i].msg_len;
-      describe(&s->raddr[i], meta);
+      describe(&s->raddr[i], meta, 0);
     }
     call_js(s, n); /* may close the socket: s stays valid until the close callback */
     if (n < BATCH) break; /* the queue is most likely empty: spare the EAGAIN system call */
@@ -329,7 +336,7 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "address(handle): not an open socket");
     return NULL;
   }
-  describe(&a, meta);
+  describe(&a, meta, 1);
   CHECK(napi_create_array_with_length(env, 2, &out));
   CHECK(napi_create_string_latin1(env, (char*)meta + TEXT_AT, ((int32_t*)meta)[4], &v));
   CHECK(napi_set_element(env, out, 0, v));

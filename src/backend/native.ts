@@ -192,7 +192,9 @@ class NativeBackend implements SocketBackend {
         address = this.#v4.get(key);
         if (address === undefined) {
           if (this.#v4.size >= V4_CACHE_LIMIT) this.#v4.clear();
-          address = this.#text(i * META + TEXT_AT, ints[at + 4] ?? 0);
+          const b = this.#recvMeta; // the raw address, in network byte order
+          const o = i * META + 12;
+          address = `${b[o] ?? 0}.${b[o + 1] ?? 0}.${b[o + 2] ?? 0}.${b[o + 3] ?? 0}`;
           this.#v4.set(key, address);
         }
       } else address = this.#text(i * META + TEXT_AT, ints[at + 4] ?? 0);
