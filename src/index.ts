@@ -61,6 +61,8 @@ export {
 } from './replay.js';
 export { DEFAULT_MAX_SOURCES, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { createServer, type ServerEvent, type ServerOptions, type UdpServer } from './server.js';
+export { nativeUnavailableReason } from './backend/select.js';
+export { BACKEND_CHOICES, type BackendChoice, type BackendName } from './backend/types.js';
 export {
   GaveUpError,
   currentTimeMessage,
