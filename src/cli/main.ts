@@ -33,6 +33,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
     load: async () => (await import('./client.js')).defineClient,
   },
   {
+    name: 'bench',
+    summary: 'load a reply server and measure replies/s and latency (loopback or your own hosts)',
+    load: async () => (await import('./bench.js')).defineBench,
+  },
+  {
     name: 'spoof',
     summary: 'send a fake datagram to any port (the unsafe-client demo)',
     load: async () => (await import('./spoof.js')).defineSpoof,
