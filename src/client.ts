@@ -4,7 +4,6 @@
  * datagrams from the exact address and port the request went to (RFC 8085 §5.1 asks
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { resolveHost } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
@@ -171,7 +170,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
   const to: Endpoint = { address: server.address, port: options.port };
   const id =
     options.id === true
-      ? randomId(randomBytes)
+      ? randomId((await import('node:crypto')).randomBytes) // loaded only for --id: start-up cost
       : typeof options.id === 'string'
         ? options.id
         : undefined;
