@@ -4,7 +4,8 @@
 // exists. Writes the medians and ratios between the markers of docs/performance.md.
 //
 // Usage: npm run bench [-- --rounds 3 --duration 3 --warmup 1 --cold 15 --quick --no-write]
-//        node scripts/bench.mjs --only udplab,node-raw   (a subset of the server variants)
+//        node scripts/bench.mjs --only udplab,node-raw --loads udpload   (a subset)
+//        node scripts/bench.mjs --baseline ../main/build/src/bin.js       (before/after rows)
 //
 // Loopback only: every server binds 127.0.0.1, every load targets it, every run is bounded.
 // Stops only the processes it started, by their PID.
@@ -28,6 +29,8 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '1' },
     cold: { type: 'string', default: '15' },
     only: { type: 'string' },
+    loads: { type: 'string' },
+    baseline: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     out: { type: 'string', default: join(repo, 'docs', 'performance.md') },
@@ -151,6 +154,19 @@ const SERVERS = [
     modes: ['plain'],
   },
 ];
+
+// --baseline DIR/bin.js: the same udplab rows for another build (e.g. main's), for before/after.
+if (opt.baseline) {
+  const base = resolve(opt.baseline);
+  for (const row of SERVERS.filter((r) => ['udplab', 'udplab-quiet'].includes(r.name))) {
+    SERVERS.push({
+      ...row,
+      name: `${row.name}@base`,
+      what: `${row.what} [baseline build]`,
+      argv: (p) => row.argv(p).map((a) => (a === bin ? base : a)),
+    });
+  }
+}
 
 /** A key file for the sealed rows, written into the temporary folder (32 random bytes, hex). */
 function sealedKey() {
@@ -323,7 +339,8 @@ const servers = SERVERS.filter((s) => {
   return a === true;
 });
 const cells = [];
-for (const load of LOADS) {
+const loadFilter = opt.loads ? new Set(opt.loads.split(',')) : null;
+for (const load of LOADS.filter((l) => !loadFilter || loadFilter.has(l.name))) {
   for (const server of servers)
     if (server.modes.includes(load.mode)) cells.push({ server, load, runs: [] });
 }
@@ -351,6 +368,11 @@ for (let round = 1; round <= ROUNDS; round++) {
 const rpsOf = (server, load) => {
   const c = cells.find((x) => x.server.name === server && x.load.name === load);
   return c ? median(c.runs.map((r) => r.rps)) : NaN;
+};
+/** Replies per second of server CPU: less sensitive than replies/s to other load on the machine. */
+const effOf = (server, load) => {
+  const c = cells.find((x) => x.server.name === server && x.load.name === load);
+  return c ? median(c.runs.map((r) => (r.srvCpu > 0 ? r.rps / (r.srvCpu / 100) : NaN))) : NaN;
 };
 const cpuOf = (server, load) => {
   const c = cells.find((x) => x.server.name === server && x.load.name === load);
@@ -426,13 +448,13 @@ const base = rpsOf('node-raw', plainLoad);
 lines.push(
   `### Servers under the C generator (udpload, plain requests)`,
   '',
-  '| server | replies/s | server CPU | vs bare Node | vs Python printing | vs C ceiling |',
-  '|---|---:|---:|---:|---:|---:|',
+  '| server | replies/s | server CPU | replies per CPU-second | vs bare Node | vs Python printing | vs C ceiling |',
+  '|---|---:|---:|---:|---:|---:|---:|',
 );
 for (const s of servers.filter((x) => x.modes.includes('plain'))) {
   const r = rpsOf(s.name, plainLoad);
   lines.push(
-    `| ${s.what} | ${k(r)} | ${pct(cpuOf(s.name, plainLoad))} | ${ratio(r, base)} | ${ratio(r, rpsOf('py-print', plainLoad))} | ${ratio(r, rpsOf('c-mmsg', plainLoad))} |`,
+    `| ${s.what} | ${k(r)} | ${pct(cpuOf(s.name, plainLoad))} | ${k(effOf(s.name, plainLoad))} | ${ratio(r, base)} | ${ratio(r, rpsOf('py-print', plainLoad))} | ${ratio(r, rpsOf('c-mmsg', plainLoad))} |`,
   );
 }
 lines.push('');

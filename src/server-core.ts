@@ -66,6 +66,9 @@ export interface ServerCoreOptions {
   perDatagramEvents?: boolean;
 }
 
+/** How many distinct request lengths keep a ready-made reply (about 64 KiB of buffers at most). */
+const REPLY_CACHE_SIZE = 1024;
+
 /** The lab's reply logic: one reply per datagram, with the request ID echoed when present. */
 export class ServerCore {
   readonly counters: ServerCounters = { received: 0, replied: 0, dropped: 0, sendFailed: 0 };
@@ -73,12 +76,29 @@ export class ServerCore {
   readonly #rng: Rng;
   readonly #events: boolean;
 
+  /**
+   * The reply without ID for each request length seen, so that a busy server does not format
+   * and encode the same text for every datagram. Bounded: at most REPLY_CACHE_SIZE lengths
+   * are kept (a datagram has at most 65,535 bytes, so the text is under 60 bytes each).
+   * Replies are never written to after creation, so one buffer can be in many sends at once.
+   */
+  readonly #replies = new Map<number, Buffer>();
+
   constructor(options: ServerCoreOptions = {}) {
     const drop = options.dropProbability ?? 0;
     if (!(drop >= 0 && drop <= 1)) throw new RangeError('dropProbability must be in [0, 1]');
     this.#drop = drop;
     this.#rng = options.rng ?? defaultRng;
     this.#events = options.perDatagramEvents ?? true;
+  }
+
+  #plainReply(length: number): Buffer {
+    let reply = this.#replies.get(length);
+    if (reply === undefined) {
+      reply = Buffer.from(replyText(length), 'latin1');
+      if (this.#replies.size < REPLY_CACHE_SIZE) this.#replies.set(length, reply);
+    }
+    return reply;
   }
 
   /**
@@ -109,8 +129,10 @@ export class ServerCore {
         }
         continue;
       }
-      const text = replyText(data.length);
-      const reply = Buffer.from(id === undefined ? text : withId(id, text), 'latin1');
+      const reply =
+        id === undefined
+          ? this.#plainReply(data.length)
+          : Buffer.from(withId(id, replyText(data.length)), 'latin1');
       replies.push({ data: reply, to: from });
       this.counters.replied++;
       if (this.#events) {
