@@ -122,9 +122,14 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
   socket.on('message', (data, rinfo) => {
     batch[0] = { data, from: { address: rinfo.address, port: rinfo.port } };
     core.handleBatch(batch, isoNow(), replies, events);
-    for (const e of events) onEvent(e);
-    events.length = 0;
-    for (const r of replies) {
+    // Indexed loops, and `length = 0` only on a non-empty array: emptying an array drops its
+    // backing store, so the next push allocates again (this handler runs per datagram).
+    if (events.length > 0) {
+      for (let i = 0; i < events.length; i++) onEvent(events[i] as CoreEvent);
+      events.length = 0;
+    }
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i] as Reply;
       if (socket.getSendQueueCount() >= sendQueueLimit) {
         core.counters.sendFailed++;
         continue;
