@@ -381,6 +381,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   }
   const onAbort = (): void => stop('signal');
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) stop('signal'); // aborted while resolving or connecting
 
   try {
     fill();
