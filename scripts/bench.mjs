@@ -512,17 +512,34 @@ for (const c of clients) {
 }
 lines.push('');
 const coldRatio = coldMedian('udplab client') / nodeCold;
+/** A target row comparing two servers under udpload: met on both figures, on one, or on none. */
+function serverTarget(text, a, b, min) {
+  const byRps = check(rpsOf(a, plainLoad), rpsOf(b, plainLoad), min);
+  const byCpu = check(effOf(a, plainLoad), effOf(b, plainLoad), min);
+  const v =
+    byRps === null && byCpu === null
+      ? '–'
+      : byRps && byCpu
+        ? 'met'
+        : byRps || byCpu
+          ? `met on ${byRps ? 'replies/s' : 'CPU-seconds'} only`
+          : '**not met**';
+  return `| ${text} | ${ratio(rpsOf(a, plainLoad), rpsOf(b, plainLoad))} | ${ratio(effOf(a, plainLoad), effOf(b, plainLoad))} | ${v} |`;
+}
 lines.push(
   '### Targets (issue 7)',
   '',
-  '| target | measured | |',
-  '|---|---:|---|',
-  `| printing server ≥ 1.0× the printing Python server | ${ratio(rpsOf('udplab', plainLoad), rpsOf('py-print', plainLoad))} | ${verdict(check(rpsOf('udplab', plainLoad), rpsOf('py-print', plainLoad), 1.0))} |`,
-  `| printing server ≥ 0.9× the bare Node server | ${ratio(rpsOf('udplab', plainLoad), base)} | ${verdict(check(rpsOf('udplab', plainLoad), base, 0.9))} |`,
-  `| \`--quiet\` ≥ 0.95× the bare Node server | ${ratio(rpsOf('udplab-quiet', plainLoad), base)} | ${verdict(check(rpsOf('udplab-quiet', plainLoad), base, 0.95))} |`,
-  `| sealed ≥ 0.7× plain \`--quiet\` | ${sealed ? ratio(rpsOf(sealed.name, 'udplab-bench-sealed'), rpsOf('udplab-quiet', 'udplab-bench')) : 'not yet'} | ${sealed ? verdict(check(rpsOf(sealed.name, 'udplab-bench-sealed'), rpsOf('udplab-quiet', 'udplab-bench'), 0.7)) : '–'} |`,
-  `| \`udplab client\` cold start ≤ 1.15× the bare Node client | ${Number.isFinite(coldRatio) ? coldRatio.toFixed(2) + '×' : '–'} | ${verdict(Number.isFinite(coldRatio) ? coldRatio <= 1.15 : null)} |`,
-  `| \`udplab bench\` ≥ 0.8× udpload against the C server | ${ratio(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad))} | ${verdict(check(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 0.8))} |`,
+  'Server rows are judged on both figures: replies/s, and replies per server CPU-second (which',
+  'discounts CPU time taken from the server by other jobs on the machine).',
+  '',
+  '| target | replies/s | per CPU-second | verdict |',
+  '|---|---:|---:|---|',
+  serverTarget('printing server ≥ 1.0× the printing Python server', 'udplab', 'py-print', 1.0),
+  serverTarget('printing server ≥ 0.9× the bare Node server', 'udplab', 'node-raw', 0.9),
+  serverTarget('`--quiet` ≥ 0.95× the bare Node server', 'udplab-quiet', 'node-raw', 0.95),
+  `| sealed ≥ 0.7× plain \`--quiet\` (udplab bench load) | ${sealed ? ratio(rpsOf(sealed.name, 'udplab-bench-sealed'), rpsOf('udplab-quiet', 'udplab-bench')) : 'not yet'} | – | ${sealed ? verdict(check(rpsOf(sealed.name, 'udplab-bench-sealed'), rpsOf('udplab-quiet', 'udplab-bench'), 0.7)) : '–'} |`,
+  `| \`udplab client\` cold start ≤ 1.15× the bare Node client (wall time) | ${Number.isFinite(coldRatio) ? coldRatio.toFixed(2) + '×' : '–'} | – | ${verdict(Number.isFinite(coldRatio) ? coldRatio <= 1.15 : null)} |`,
+  `| \`udplab bench\` ≥ 0.8× udpload against the C server | ${ratio(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad))} | – | ${verdict(check(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 0.8))} |`,
   '',
 );
 if (skipped.length > 0) lines.push(`Not measured: ${skipped.join('; ')}.`, '');
@@ -554,5 +571,8 @@ if (!opt['no-write']) {
     process.exit(1);
   }
   writeFileSync(opt.out, doc.slice(0, a + BEGIN.length) + '\n\n' + table + '\n' + doc.slice(b));
+  // Keep the page in the repository's format (npm run lint checks it).
+  const prettier = join(repo, 'node_modules', '.bin', 'prettier');
+  if (existsSync(prettier)) spawnSync(prettier, ['--write', opt.out], { stdio: 'ignore' });
   console.log(`bench: wrote ${opt.out}`);
 }
