@@ -349,7 +349,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
       if (seq >= firstMeasuredSeq) counts.lost++;
     });
   };
-  const tickMs = Math.max(1, Math.min(rate === null ? 50 : 1, timeoutMs / 4));
+  const tickMs = Math.max(1, Math.min(rate === null ? 50 : 1, timeoutMs / 4, progressMs));
   let nextProgress = t0 + progressMs;
   const ticker = setInterval(() => {
     const now = performance.now();

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import type dgram from 'node:dgram';
 import { bench, createServer, type BenchEvent, type BenchSummaryEvent } from '../src/index.js';
 import { InFlight } from '../src/bench-window.js';
-import { freePort, rawSocket, runCli } from './helpers.js';
+import { main } from '../src/cli/main.js';
+import { Capture, freePort, rawSocket, runCli, spawnUdplab } from './helpers.js';
 
 async function labServer(t: { after: (fn: () => unknown) => void }): Promise<number> {
   const server = await createServer({ host: '127.0.0.1', port: 0, perDatagramEvents: false });
@@ -133,13 +134,13 @@ test('a duration run stops by itself; the warm-up is not counted', async (t) => 
     host: '127.0.0.1',
     port,
     durationMs: 250,
-    warmupMs: 100,
+    warmupMs: 150,
     concurrency: 4,
-    progressIntervalMs: 50,
+    progressIntervalMs: 20,
     onEvent: (e) => events.push(e),
   });
   assert.equal(s.stoppedBy, 'duration');
-  assert.ok(s.elapsedMs >= 200 && s.elapsedMs <= 5000, `elapsed ${s.elapsedMs}`);
+  assert.ok(s.elapsedMs >= 100 && s.elapsedMs <= 5000, `elapsed ${s.elapsedMs}`);
   assert.equal(s.lost, 0);
   assertConsistent(s);
   const progress = events.filter((e) => e.event === 'progress');
@@ -285,4 +286,36 @@ test('InFlight: lookup by sequence number, tombstones, expiry of a prefix, growt
   w.expire(Number.POSITIVE_INFINITY, () => undefined);
   assert.equal(w.live, 0);
   assert.equal(w.takeOldest(), undefined);
+});
+
+test('the real process stops by itself after --duration and prints the table', async (t) => {
+  const port = await labServer(t);
+  const p = spawnUdplab(['bench', '127.0.0.1', String(port), '-d', '0.3', '-w', '0.1', '-c', '4']);
+  t.after(() => p.child.kill());
+  assert.equal(await p.exited, 0, p.stderr());
+  assert.match(p.stdout(), /^Measured +0\.\d+ s \(stopped by duration\)/m);
+  assert.match(p.stdout(), /^Throughput +[\d,]+ replies\/s/m);
+  assert.equal(p.stderr(), '', 'no progress line when stderr is not a terminal');
+});
+
+test('on a terminal: a live progress line on stderr, cleared before the table', async (t) => {
+  const port = await labServer(t);
+  const stdout = new Capture();
+  const stderr = new Capture();
+  stderr.isTTY = true;
+  const code = await main(['bench', '127.0.0.1', String(port), '-d', '1.1', '-c', '2'], {
+    stdout,
+    stderr,
+    env: {},
+  });
+  assert.equal(code, 0);
+  // One progress event a second: "1 s: N replies/s, …", rewritten in place with \r.
+  const clear = '\r\x1b[2K';
+  assert.ok(stderr.text.startsWith(`${clear}1 s: `), JSON.stringify(stderr.text));
+  assert.match(
+    stderr.text.slice(clear.length),
+    /^1 s: [\d,]+ replies\/s, [\d,]+ sent, [\d,]+ replies, 0 lost, 0 bad/,
+  );
+  assert.ok(stderr.text.endsWith('\r\x1b[2K'), 'the line is cleared at the end');
+  assert.doesNotMatch(stdout.text, /replies\/s, [\d,]+ sent/, 'progress never goes to stdout');
 });
