@@ -9,9 +9,9 @@
  * or when aborted, then waits at most `timeoutMs` for the replies still in flight.
  */
 import dgram from 'node:dgram';
-import type * as Hdr from 'hdr-histogram-js';
 import { resolveHost } from './address.js';
 import { idCodec, plainCodec, type BenchCodec } from './bench-codec.js';
+import { latencySummary, newHistogram, type LatencySummary } from './bench-latency.js';
 import { InFlight } from './bench-window.js';
 import { ErrorCodes, UdplabError, abortError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
@@ -60,17 +60,6 @@ export interface BenchProgressEvent extends BaseEvent, BenchCounts {
   rps: number;
 }
 
-/** Latency percentiles in milliseconds (null when no reply came). */
-export interface LatencySummary {
-  min: number | null;
-  mean: number | null;
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  p999: number | null;
-  max: number | null;
-}
-
 /** `summary`: the result of the run. `sent = replies + lost + bad` always holds. */
 export interface BenchSummaryEvent extends BaseEvent, BenchCounts {
   event: 'summary';
@@ -89,6 +78,7 @@ export interface BenchSummaryEvent extends BaseEvent, BenchCounts {
 
 /** Every event of a bench run. */
 export type BenchEvent = BenchStartedEvent | BenchProgressEvent | BenchSummaryEvent;
+export type { LatencySummary };
 
 /** Options of {@link bench}. Times in milliseconds. */
 export interface BenchOptions {
@@ -134,39 +124,6 @@ function check(name: string, value: number, min: number, max: number): void {
   if (typeof value !== 'number' || !(value >= min && value <= max)) {
     throw new RangeError(`${name} must be a number from ${min} to ${max}`);
   }
-}
-
-/**
- * Latencies are recorded in microseconds: 1 µs to 60 s at 3 significant digits. The library is
- * imported here, not at the top, so that importing udplab's API does not load it.
- */
-async function newHistogram(): Promise<Hdr.Histogram> {
-  const hdr = await import('hdr-histogram-js');
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
-  });
-}
-
-function latencySummary(h: Hdr.Histogram): LatencySummary {
-  if (h.totalCount === 0) {
-    return { min: null, mean: null, p50: null, p90: null, p99: null, p999: null, max: null };
-  }
-  // A percentile is reported as the top of its bucket (within 0.1 %); keep it inside [min, max].
-  const min = h.minNonZeroValue;
-  const max = h.maxValue;
-  const ms = (us: number): number => Math.round(Math.min(max, Math.max(min, us))) / 1000;
-  return {
-    min: ms(min),
-    mean: ms(h.mean),
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p999: ms(h.getValueAtPercentile(99.9)),
-    max: ms(max),
-  };
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type dgram from 'node:dgram';
 import { bench, createServer, type BenchEvent, type BenchSummaryEvent } from '../src/index.js';
+import { latencySummary, newHistogram } from '../src/bench-latency.js';
 import { InFlight } from '../src/bench-window.js';
 import { main } from '../src/cli/main.js';
 import { Capture, freePort, rawSocket, runCli, spawnUdplab } from './helpers.js';
@@ -318,4 +319,22 @@ test('on a terminal: a live progress line on stderr, cleared before the table', 
   );
   assert.ok(stderr.text.endsWith('\r\x1b[2K'), 'the line is cleared at the end');
   assert.doesNotMatch(stdout.text, /replies\/s, [\d,]+ sent/, 'progress never goes to stdout');
+});
+
+test('latency percentiles from the HDR histogram: exact to its 3 significant digits', async () => {
+  const h = await newHistogram();
+  // 1 000 latencies of 1 µs … 1 000 µs: the q-quantile is q × 1 ms (nearest rank).
+  for (let us = 1; us <= 1000; us++) h.recordValue(us);
+  const l = latencySummary(h);
+  const near = (actual: number | null, expected: number): boolean =>
+    actual !== null && Math.abs(actual - expected) <= expected * 0.001 + 0.001;
+  assert.ok(near(l.min, 0.001), `min ${String(l.min)}`);
+  assert.ok(near(l.p50, 0.5), `p50 ${String(l.p50)}`);
+  assert.ok(near(l.p90, 0.9), `p90 ${String(l.p90)}`);
+  assert.ok(near(l.p99, 0.99), `p99 ${String(l.p99)}`);
+  assert.ok(near(l.p999, 0.999), `p99.9 ${String(l.p999)}`);
+  assert.ok(near(l.max, 1), `max ${String(l.max)}`);
+  assert.ok(near(l.mean, 0.5005), `mean ${String(l.mean)}`);
+  const empty = latencySummary(await newHistogram());
+  assert.deepEqual(Object.values(empty), [null, null, null, null, null, null, null]);
 });
