@@ -10,6 +10,7 @@ import { schedule, type BackoffOptions } from './backoff.js';
 import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import type { SealKey } from './keys.js';
 import { escapePayload } from './wire/escape.js';
 import { parseId, randomId, stripId, withId } from './wire/text.js';
 
@@ -26,6 +27,8 @@ export interface SentEvent extends BaseEvent {
   bytes: number;
   attempt: number;
   id?: string;
+  /** Sealed mode: the transmission was sealed (each one afresh: new nonce, time and attempt number). */
+  sealed?: true;
 }
 /** `received`: the accepted reply. `rttMs` is measured from the latest transmission. */
 export interface ReceivedEvent extends BaseEvent {
@@ -38,9 +41,15 @@ export interface ReceivedEvent extends BaseEvent {
   /** False only in promiscuous mode, when someone other than the server answered. */
   fromServer: boolean;
   id?: string;
+  /** Sealed mode: the reply authenticated; `bytes` and `text` are its opened body. */
+  sealed?: true;
 }
-/** Why a datagram was not taken as the reply. */
-export type IgnoreReason = 'stranger' | 'wrong-id' | 'duplicate' | 'forged';
+/**
+ * Why a datagram was not taken as the reply. Sealed mode adds `not-sealed` (plain text: a server
+ * without a key, or a spoofer) and `forged` (does not authenticate with the client's key, or is not a
+ * reply); `wrong-id` is then an authentic reply to another request.
+ */
+export type IgnoreReason = 'stranger' | 'wrong-id' | 'duplicate' | 'forged' | 'not-sealed';
 /** `ignored`: a datagram that is not the reply. */
 export interface IgnoredEvent extends BaseEvent {
   event: 'ignored';
@@ -62,12 +71,18 @@ export interface RefusedEvent extends BaseEvent {
   attempt: number;
   from: Endpoint;
 }
-/** `gave-up`: the schedule ran out. */
+/**
+ * `gave-up`: the schedule ran out. In sealed mode it also carries the client's `keyId` and how many
+ * datagrams came back `forged` or `notSealed`, the clues to a key mismatch.
+ */
 export interface GaveUpEvent extends BaseEvent {
   event: 'gave-up';
   reason: 'timeout' | 'refused';
   attempts: number;
   elapsedMs: number;
+  keyId?: string;
+  forged?: number;
+  notSealed?: number;
 }
 /** Every event of one request. */
 export type ClientEvent =
@@ -94,6 +109,11 @@ export interface RequestOptions extends BackoffOptions {
   promiscuous?: boolean;
   /** Keep the socket open this long after the reply, counting late duplicates. Default 0. */
   lingerMs?: number;
+  /**
+   * Sealed mode: seal the request with this key and accept only a reply sealed with it that answers
+   * this request's ID (docs/sealed.md). `id` may then give the 64-bit ID in decimal; default random.
+   */
+  key?: SealKey;
   /** Receives every event. */
   onEvent?: EventSink<ClientEvent>;
   /** Aborts the request (rejects with code UDPLAB_ERR_ABORTED). */
@@ -115,6 +135,8 @@ export interface RequestResult {
   attempts: number;
   fromServer: boolean;
   id?: string;
+  /** Sealed mode: the request and the reply were sealed; `reply` is the opened reply body. */
+  sealed: boolean;
   /** Datagrams ignored while waiting (strangers, wrong IDs) and late duplicates seen while lingering. */
   ignored: number;
   duplicates: number;
@@ -125,6 +147,8 @@ export interface GaveUpDetails {
   attempts: number;
   elapsedMs: number;
   reason: 'timeout' | 'refused';
+  /** Sealed mode: the client's key ID (a server with another key stays silent). */
+  keyId?: string;
 }
 
 /** The error {@link request} rejects with when the schedule runs out (code TIMEOUT or REFUSED). */
@@ -133,7 +157,10 @@ export class GaveUpError extends UdplabError {
   constructor(details: GaveUpDetails) {
     super(
       details.reason === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
-      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)`,
+      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
+        (details.keyId === undefined
+          ? ''
+          : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`),
     );
     this.name = 'GaveUpError';
     this.details = details;
@@ -146,6 +173,19 @@ export function currentTimeMessage(now = new Date()): string {
   const d = `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}`;
   const t = `${p(now.getHours())}:${p(now.getMinutes())}:${p(now.getSeconds())}.${p(now.getMilliseconds(), 3)}`;
   return `Current time is ${d} ${t}`;
+}
+
+const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+
+/** The sealed request ID: the decimal one given, or a random 64-bit one. @throws RangeError */
+async function sealedId(id: boolean | string | undefined): Promise<bigint> {
+  if (typeof id !== 'string') {
+    const { randomBytes } = await import('node:crypto'); // not loaded by plain requests
+    return randomBytes(8).readBigUInt64BE(0);
+  }
+  const v = /^[0-9]{1,20}$/.test(id) ? BigInt(id) : -1n;
+  if (v < 0n || v > MAX_U64) throw new RangeError('id must be a decimal number in 0 … 2^64 − 1');
+  return v;
 }
 
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
@@ -168,16 +208,23 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
   const waits = schedule(options);
   const server = await resolveHost(options.host);
   const to: Endpoint = { address: server.address, port: options.port };
+  const key = options.key;
+  const sealed = key === undefined ? undefined : await sealedId(options.id);
+  // The sealed codec (and node:crypto under it) is loaded only in sealed mode: plain requests,
+  // the common case, start faster without it (docs/performance.md).
+  const wire = key === undefined ? undefined : await import('./wire/sealed.js');
   const id =
-    options.id === true
-      ? randomId((await import('node:crypto')).randomBytes) // loaded only for --id: start-up cost
-      : typeof options.id === 'string'
-        ? options.id
-        : undefined;
+    sealed !== undefined
+      ? sealed.toString()
+      : options.id === true
+        ? randomId((await import('node:crypto')).randomBytes) // loaded only for --id: start-up cost
+        : typeof options.id === 'string'
+          ? options.id
+          : undefined;
   const body = options.message ?? currentTimeMessage();
   const bodyBytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
   const payload =
-    id === undefined
+    id === undefined || sealed !== undefined
       ? bodyBytes
       : Buffer.concat([Buffer.from(withId(id, ''), 'latin1'), bodyBytes]);
   const promiscuous = options.promiscuous ?? false;
@@ -208,6 +255,8 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
       let lastSeen: 'timeout' | 'refused' = 'timeout';
       let result: RequestResult | undefined;
       let ignored = 0;
+      let forged = 0;
+      let notSealed = 0;
       cleanup.push(() => clearTimeout(timer));
 
       const fail = (err: unknown): void => {
@@ -236,6 +285,18 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         lastSent = performance.now();
         lastSeen = 'timeout';
         const n = attempt;
+        // Sealed mode seals every transmission afresh: a new nonce and time, and the attempt number
+        // that lets the server tell a retransmission (higher number) from a replay (docs/sealed.md).
+        const data =
+          key === undefined || sealed === undefined || wire === undefined
+            ? payload
+            : wire.sealDatagram(key, {
+                type: wire.SealedType.REQUEST,
+                id: sealed,
+                timeMs: Date.now(),
+                attempt: Math.min(n, wire.MAX_ATTEMPT),
+                body: bodyBytes,
+              });
         const sendCb = (err: Error | null): void => {
           if (!err) return;
           if (isErrno(err, 'ECONNREFUSED')) onRefused();
@@ -243,22 +304,23 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             fail(
               new UdplabError(
                 ErrorCodes.TOO_BIG,
-                `message of ${payload.length} bytes is too big to send`,
+                `message of ${data.length} bytes is too big to send`,
                 { cause: err },
               ),
             );
           } else
             fail(new UdplabError(ErrorCodes.SEND, `cannot send: ${err.message}`, { cause: err }));
         };
-        if (promiscuous) socket.send(payload, to.port, to.address, sendCb);
-        else socket.send(payload, sendCb);
+        if (promiscuous) socket.send(data, to.port, to.address, sendCb);
+        else socket.send(data, sendCb);
         onEvent({
           event: 'sent',
           time: isoNow(),
           to,
-          bytes: payload.length,
+          bytes: data.length,
           attempt: n,
           ...(id === undefined ? {} : { id }),
+          ...(key === undefined ? {} : { sealed: true as const }),
         });
         const wait = waits[n - 1] ?? 0;
         timer = setTimeout(() => {
@@ -275,19 +337,58 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             return;
           }
           const elapsedMs = performance.now() - start;
-          onEvent({ event: 'gave-up', time: isoNow(), reason: lastSeen, attempts: n, elapsedMs });
-          fail(new GaveUpError({ attempts: n, elapsedMs, reason: lastSeen }));
+          const clues = key === undefined ? {} : { keyId: key.id, forged, notSealed };
+          onEvent({
+            event: 'gave-up',
+            time: isoNow(),
+            reason: lastSeen,
+            attempts: n,
+            elapsedMs,
+            ...clues,
+          });
+          fail(
+            new GaveUpError({
+              attempts: n,
+              elapsedMs,
+              reason: lastSeen,
+              ...(key === undefined ? {} : { keyId: key.id }),
+            }),
+          );
         }, wait);
       };
 
       socket.on('message', (data, rinfo) => {
         const from: Endpoint = { address: rinfo.address, port: rinfo.port };
-        const rid = parseId(data);
-        const text = escapePayload(stripId(data, rid));
+        let reply: Buffer = data;
+        let text: string;
+        let verdict: IgnoreReason | undefined;
+        if (key === undefined || wire === undefined) {
+          const rid = parseId(data);
+          text = escapePayload(stripId(data, rid));
+          if (id !== undefined && rid !== id) verdict = 'wrong-id';
+        } else {
+          // Sealed: nothing is believed before the tag verifies; forged datagrams are shown escaped.
+          const opened = wire.openDatagram(key, data);
+          if (!opened.ok) {
+            verdict = opened.reason === 'not-sealed' ? 'not-sealed' : 'forged';
+            text = escapePayload(data);
+          } else {
+            const m = opened.message;
+            reply = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.length);
+            text = escapePayload(reply);
+            if (m.type !== wire.SealedType.REPLY) verdict = 'forged';
+            else if (m.id !== sealed) verdict = 'wrong-id';
+          }
+        }
         const ignore = (reason: IgnoreReason): void => {
           ignored++;
+          if (reason === 'forged') forged++;
+          else if (reason === 'not-sealed') notSealed++;
           onEvent({ event: 'ignored', time: isoNow(), from, bytes: data.length, text, reason });
         };
+        // In sealed mode a forgery stays a forgery after the reply came; in plain mode anything
+        // after the reply is a duplicate (the lab's counting of late copies).
+        if (key !== undefined && verdict !== undefined) return ignore(verdict);
         if (result !== undefined) {
           result.duplicates++;
           ignore('duplicate');
@@ -295,7 +396,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         }
         const fromServer = sameEndpoint(from, to);
         if (!promiscuous && !fromServer) return ignore('stranger'); // kernel filters; belt and braces
-        if (id !== undefined && rid !== id) return ignore('wrong-id');
+        if (verdict !== undefined) return ignore(verdict);
         const now = performance.now();
         const rttMs = now - lastSent;
         clearTimeout(timer);
@@ -303,15 +404,16 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
           event: 'received',
           time: isoNow(),
           from,
-          bytes: data.length,
+          bytes: reply.length,
           text,
           rttMs,
           attempt,
           fromServer,
           ...(id === undefined ? {} : { id }),
+          ...(key === undefined ? {} : { sealed: true as const }),
         });
         result = {
-          reply: data,
+          reply,
           text,
           from,
           local,
@@ -319,6 +421,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
           elapsedMs: now - start,
           attempts: attempt,
           fromServer,
+          sealed: key !== undefined,
           ignored,
           duplicates: 0,
           ...(id === undefined ? {} : { id }),

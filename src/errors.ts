@@ -20,6 +20,8 @@ export const ErrorCodes = {
   RESOLVE: 'UDPLAB_ERR_RESOLVE',
   /** A sealed datagram did not authenticate (or a key problem). */
   AUTH: 'UDPLAB_ERR_AUTH',
+  /** A key file is missing, unreadable, not a base64 256-bit key, or exists already (keygen without --force). */
+  KEY: 'UDPLAB_ERR_KEY',
   /** A send failed for another reason. */
   SEND: 'UDPLAB_ERR_SEND',
   /** Invalid arguments or options (exit code 2 on the command line). */

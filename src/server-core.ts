@@ -2,11 +2,20 @@
  * The server's reply logic, free of sockets: it takes a batch of received datagrams and
  * produces a batch of replies and events. The dgram backend hands it batches of one; a
  * batched backend can hand it many (see ../shared/STYLE.md, "the server thinks in batches").
+ *
+ * Two modes: plain (the lab's text protocol, every datagram answered) and sealed (with a key:
+ * only authenticated, fresh, not replayed requests are answered; everything else is rejected
+ * silently and counted — docs/sealed.md). `--rate-limit` applies to both. With no key and no
+ * rate limit the per-datagram work is what it always was.
  */
 import type { BaseEvent, Endpoint } from './events.js';
+import type { SealKey } from './keys.js';
+import { RateLimiter } from './rate-limit.js';
+import { ReplayCache } from './replay.js';
 import type { Rng } from './rng.js';
 import { defaultRng } from './rng.js';
 import { escapePayload } from './wire/escape.js';
+import { openDatagram, sealDatagram, SealedType } from './wire/sealed.js';
 import { parseId, replyText, withId } from './wire/text.js';
 
 /** A datagram as received: its bytes and who sent it. */
@@ -25,9 +34,13 @@ export interface Reply {
 export interface MessageEvent extends BaseEvent {
   event: 'message';
   from: Endpoint;
+  /** Bytes of the message: the whole datagram in plain mode, the opened body in sealed mode. */
   bytes: number;
   text: string;
   id?: string;
+  /** Sealed mode: the request authenticated; `attempt` is the client's transmission number. */
+  sealed?: true;
+  attempt?: number;
 }
 
 /** `replied`: the reply to a datagram was handed to the socket. */
@@ -44,8 +57,56 @@ export interface DroppedEvent extends BaseEvent {
   bytes: number;
 }
 
+/**
+ * Why a sealed server refused a datagram (docs/sealed.md): not sealed at all, a header it cannot
+ * use, a tag that does not verify, an authentic reply sent back to it, a time outside the window,
+ * an ID already answered, or a full replay cache (failing closed).
+ */
+export type RejectReason =
+  'not-sealed' | 'malformed' | 'bad-auth' | 'wrong-type' | 'stale' | 'replay' | 'cache-full';
+
+/** Every reject reason, in a fixed order (counters, docs, tests). */
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'not-sealed',
+  'malformed',
+  'bad-auth',
+  'wrong-type',
+  'stale',
+  'replay',
+  'cache-full',
+];
+
+/** `rejected`: a sealed server answered nothing to this datagram. */
+export interface RejectedEvent extends BaseEvent {
+  event: 'rejected';
+  from: Endpoint;
+  bytes: number;
+  reason: RejectReason;
+}
+
+/** `retransmission`: an authenticated retransmission of a request already answered; the cached reply goes again. */
+export interface RetransmissionEvent extends BaseEvent {
+  event: 'retransmission';
+  from: Endpoint;
+  id: string;
+  attempt: number;
+}
+
+/** `rate-limited`: the source's token bucket was empty; no reply. */
+export interface RateLimitedEvent extends BaseEvent {
+  event: 'rate-limited';
+  from: Endpoint;
+  bytes: number;
+}
+
 /** The per-datagram events of the reply logic. */
-export type CoreEvent = MessageEvent | RepliedEvent | DroppedEvent;
+export type CoreEvent =
+  | MessageEvent
+  | RepliedEvent
+  | DroppedEvent
+  | RejectedEvent
+  | RetransmissionEvent
+  | RateLimitedEvent;
 
 /** Running totals, reported in the `summary` event. */
 export interface ServerCounters {
@@ -54,16 +115,70 @@ export interface ServerCounters {
   dropped: number;
   /** Replies the socket could not send (error or full send queue). */
   sendFailed: number;
+  /** Sealed mode: datagrams answered with nothing (the sum of `rejectedBy`). */
+  rejected: number;
+  /** Sealed mode: rejections by reason. */
+  rejectedBy: Record<RejectReason, number>;
+  /** Sealed mode: retransmissions answered with the cached reply. */
+  retransmissions: number;
+  /** `--rate-limit`: replies not sent because the source's bucket was empty. */
+  rateLimited: number;
+}
+
+/** The hardening options, shared by {@link ServerCoreOptions} and the server's options. */
+export interface HardeningOptions {
+  /** Sealed mode: accept only datagrams sealed with this key, and seal every reply. */
+  key?: SealKey;
+  /** Sealed mode: accept requests whose time is within ±windowMs of the server's clock. Default 30,000. */
+  windowMs?: number;
+  /** Sealed mode: the most request IDs remembered (replay cache entries). Default 65,536. */
+  replayCacheSize?: number;
+  /** Replies per second per source address (token bucket). Default: no limit. */
+  rateLimit?: number;
+  /** Bucket size: replies a quiet source may get at once. Default max(1, ⌈rateLimit⌉). */
+  rateLimitBurst?: number;
+  /** The most source addresses tracked by the rate limiter. Default 4,096. */
+  rateLimitSources?: number;
+  /** The wall clock in ms since 1970 (timestamps, window, buckets). Default Date.now. */
+  now?: () => number;
 }
 
 /** Options of the reply logic. */
-export interface ServerCoreOptions {
+export interface ServerCoreOptions extends HardeningOptions {
   /** Probability in [0, 1] that a datagram is dropped before any reply (the lab's remote server: 0.5). Default 0. */
   dropProbability?: number;
   /** Random source for drops (seeded for `--seed`). Default Math.random. */
   rng?: Rng;
-  /** Build per-datagram events (`message`, `replied`, `dropped`). Off for `--quiet`. Default true. */
+  /** Build per-datagram events (`message`, `replied`, `dropped`, …). Off for `--quiet`. Default true. */
   perDatagramEvents?: boolean;
+}
+
+/** What the `listening` event says about a hardened server (nothing for a plain one). */
+export interface HardeningInfo {
+  /** The key ID (a fingerprint, not the key) in sealed mode. */
+  keyId?: string;
+  windowMs?: number;
+  replayCacheSize?: number;
+  rateLimit?: number;
+}
+
+/** Picks the hardening options out of a larger options object (for the socket backends). */
+export function hardeningOf(o: HardeningOptions): HardeningOptions {
+  const out: HardeningOptions = {};
+  if (o.key !== undefined) out.key = o.key;
+  if (o.windowMs !== undefined) out.windowMs = o.windowMs;
+  if (o.replayCacheSize !== undefined) out.replayCacheSize = o.replayCacheSize;
+  if (o.rateLimit !== undefined) out.rateLimit = o.rateLimit;
+  if (o.rateLimitBurst !== undefined) out.rateLimitBurst = o.rateLimitBurst;
+  if (o.rateLimitSources !== undefined) out.rateLimitSources = o.rateLimitSources;
+  if (o.now !== undefined) out.now = o.now;
+  return out;
+}
+
+function zeroByReason(): Record<RejectReason, number> {
+  const r = {} as Record<RejectReason, number>;
+  for (const k of REJECT_REASONS) r[k] = 0;
+  return r;
 }
 
 /** The `message` event of a datagram (built without a spread: this runs for every datagram). */
@@ -87,27 +202,89 @@ function messageEvent(
 /** How many distinct request lengths keep a ready-made reply (about 64 KiB of buffers at most). */
 const REPLY_CACHE_SIZE = 1024;
 
-/** The lab's reply logic: one reply per datagram, with the request ID echoed when present. */
+/**
+ * The lab's reply logic: one reply per datagram, with the request ID echoed when present; in sealed
+ * mode one sealed reply per fresh authenticated request.
+ * @example
+ * const core = new ServerCore({ key, rateLimit: 100 });
+ * core.handleBatch([{ data, from }], new Date().toISOString(), replies, events);
+ */
 export class ServerCore {
-  readonly counters: ServerCounters = { received: 0, replied: 0, dropped: 0, sendFailed: 0 };
+  readonly counters: ServerCounters = {
+    received: 0,
+    replied: 0,
+    dropped: 0,
+    sendFailed: 0,
+    rejected: 0,
+    rejectedBy: zeroByReason(),
+    retransmissions: 0,
+    rateLimited: 0,
+  };
   readonly #drop: number;
   readonly #rng: Rng;
   readonly #events: boolean;
-
+  readonly #key: SealKey | undefined;
+  readonly #replay: ReplayCache | undefined;
+  readonly #limiter: RateLimiter | undefined;
+  readonly #now: () => number;
   /**
-   * The reply without ID for each request length seen, so that a busy server does not format
-   * and encode the same text for every datagram. Bounded: at most REPLY_CACHE_SIZE lengths
-   * are kept (a datagram has at most 65,535 bytes, so the text is under 60 bytes each).
-   * Replies are never written to after creation, so one buffer can be in many sends at once.
+   * The plain reply (no ID) for each request length seen, so that a busy server does not format
+   * and encode the same text for every datagram. Bounded: at most REPLY_CACHE_SIZE lengths are
+   * kept (each text is under 60 bytes). Replies are never written to after creation, so one
+   * buffer can be in many sends at once.
    */
   readonly #replies = new Map<number, Buffer>();
 
+  /** @throws RangeError for an option out of range (names the option). */
   constructor(options: ServerCoreOptions = {}) {
     const drop = options.dropProbability ?? 0;
     if (!(drop >= 0 && drop <= 1)) throw new RangeError('dropProbability must be in [0, 1]');
     this.#drop = drop;
     this.#rng = options.rng ?? defaultRng;
     this.#events = options.perDatagramEvents ?? true;
+    this.#now = options.now ?? Date.now;
+    this.#key = options.key;
+    if (this.#key === undefined) {
+      if (options.windowMs !== undefined || options.replayCacheSize !== undefined)
+        throw new RangeError('windowMs and replayCacheSize need a key (sealed mode)');
+    } else {
+      this.#replay = new ReplayCache({
+        notBeforeMs: this.#now(),
+        ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
+        ...(options.replayCacheSize === undefined ? {} : { capacity: options.replayCacheSize }),
+      });
+    }
+    if (options.rateLimit !== undefined) {
+      this.#limiter = new RateLimiter({
+        ratePerSecond: options.rateLimit,
+        ...(options.rateLimitBurst === undefined ? {} : { burst: options.rateLimitBurst }),
+        ...(options.rateLimitSources === undefined ? {} : { maxSources: options.rateLimitSources }),
+      });
+    } else if (options.rateLimitBurst !== undefined || options.rateLimitSources !== undefined) {
+      throw new RangeError('rateLimitBurst and rateLimitSources need rateLimit');
+    }
+  }
+
+  /** What the `listening` event reports about this server's hardening. */
+  get info(): HardeningInfo {
+    const info: HardeningInfo = {};
+    if (this.#key !== undefined && this.#replay !== undefined) {
+      info.keyId = this.#key.id;
+      info.windowMs = this.#replay.windowMs;
+      info.replayCacheSize = this.#replay.capacity;
+    }
+    if (this.#limiter !== undefined) info.rateLimit = this.#limiter.ratePerSecond;
+    return info;
+  }
+
+  /** Entries in the replay cache now (0 in plain mode); never more than `replayCacheSize`. */
+  get replayEntries(): number {
+    return this.#replay?.size ?? 0;
+  }
+
+  /** Sources in the rate limiter's table now (0 without a limit); never more than `rateLimitSources`. */
+  get rateLimitEntries(): number {
+    return this.#limiter?.size ?? 0;
   }
 
   #plainReply(length: number): Buffer {
@@ -129,6 +306,12 @@ export class ServerCore {
     replies: Reply[],
     events: CoreEvent[],
   ): void {
+    if (this.#key !== undefined) {
+      this.#handleSealed(this.#key, batch, time, replies, events);
+      return;
+    }
+    const limiter = this.#limiter;
+    const nowMs = limiter === undefined ? 0 : this.#now();
     for (const { data, from } of batch) {
       this.counters.received++;
       const id = parseId(data);
@@ -138,6 +321,10 @@ export class ServerCore {
           events.push(messageEvent(data, from, id, time));
           events.push({ event: 'dropped', time, from, bytes: data.length });
         }
+        continue;
+      }
+      if (limiter !== undefined && !limiter.allow(from.address, nowMs)) {
+        this.#rateLimited(from, data.length, time, events);
         continue;
       }
       const reply =
@@ -151,5 +338,103 @@ export class ServerCore {
         events.push({ event: 'replied', time, to: from, bytes: reply.length });
       }
     }
+  }
+
+  #handleSealed(
+    key: SealKey,
+    batch: readonly Datagram[],
+    time: string,
+    replies: Reply[],
+    events: CoreEvent[],
+  ): void {
+    const replay = this.#replay;
+    if (replay === undefined) return;
+    const nowMs = this.#now();
+    for (const { data, from } of batch) {
+      this.counters.received++;
+      if (this.#drop > 0 && this.#rng() < this.#drop) {
+        this.counters.dropped++;
+        if (this.#events) events.push({ event: 'dropped', time, from, bytes: data.length });
+        continue;
+      }
+      // The tag is verified before any field is read (openDatagram); nothing is answered to a
+      // datagram that fails any check: no reflection, and nothing an attacker could learn from.
+      const opened = openDatagram(key, data);
+      if (!opened.ok) {
+        this.#reject(from, data.length, opened.reason, time, events);
+        continue;
+      }
+      const m = opened.message;
+      if (m.type !== SealedType.REQUEST) {
+        this.#reject(from, data.length, 'wrong-type', time, events);
+        continue;
+      }
+      const verdict = replay.check(m.id, m.timeMs, m.attempt, nowMs);
+      let reply: Uint8Array;
+      if (verdict.kind === 'new') {
+        const text = Buffer.from(replyText(m.body.length), 'latin1');
+        reply = sealDatagram(key, {
+          type: SealedType.REPLY,
+          id: m.id,
+          timeMs: nowMs,
+          attempt: m.attempt,
+          body: text,
+        });
+        replay.remember(m.id, m.timeMs, m.attempt, reply);
+        if (this.#events) {
+          events.push({
+            event: 'message',
+            time,
+            from,
+            bytes: m.body.length,
+            text: escapePayload(m.body),
+            id: m.id.toString(),
+            sealed: true,
+            attempt: m.attempt,
+          });
+        }
+      } else if (verdict.kind === 'retransmission') {
+        reply = verdict.reply;
+        this.counters.retransmissions++;
+        if (this.#events) {
+          events.push({
+            event: 'retransmission',
+            time,
+            from,
+            id: m.id.toString(),
+            attempt: m.attempt,
+          });
+        }
+      } else {
+        this.#reject(from, data.length, verdict.kind, time, events);
+        continue;
+      }
+      // The request counts as answered (its ID is remembered) even when the bucket is empty: a
+      // retransmission later gets the same reply, and a copy of this datagram stays a replay.
+      if (this.#limiter !== undefined && !this.#limiter.allow(from.address, nowMs)) {
+        this.#rateLimited(from, data.length, time, events);
+        continue;
+      }
+      replies.push({ data: reply, to: from });
+      this.counters.replied++;
+      if (this.#events) events.push({ event: 'replied', time, to: from, bytes: reply.length });
+    }
+  }
+
+  #reject(
+    from: Endpoint,
+    bytes: number,
+    reason: RejectReason,
+    time: string,
+    events: CoreEvent[],
+  ): void {
+    this.counters.rejected++;
+    this.counters.rejectedBy[reason]++;
+    if (this.#events) events.push({ event: 'rejected', time, from, bytes, reason });
+  }
+
+  #rateLimited(from: Endpoint, bytes: number, time: string, events: CoreEvent[]): void {
+    this.counters.rateLimited++;
+    if (this.#events) events.push({ event: 'rate-limited', time, from, bytes });
   }
 }

@@ -10,14 +10,20 @@ import { ignoreEvents, isoNow } from './events.js';
 import type { Rng } from './rng.js';
 import {
   ServerCore,
+  hardeningOf,
   type CoreEvent,
   type Datagram,
+  type HardeningInfo,
+  type HardeningOptions,
   type Reply,
   type ServerCounters,
 } from './server-core.js';
 
-/** `listening`: the socket is bound; the real address and port (the OS's choice for port 0). */
-export interface ListeningEvent extends BaseEvent {
+/**
+ * `listening`: the socket is bound; the real address and port (the OS's choice for port 0), and the
+ * hardening in force (`keyId`, `windowMs`, `replayCacheSize` in sealed mode; `rateLimit`).
+ */
+export interface ListeningEvent extends BaseEvent, HardeningInfo {
   event: 'listening';
   address: string;
   port: number;
@@ -32,8 +38,8 @@ export interface ServerSummaryEvent extends BaseEvent, ServerCounters {
 /** Every event the server emits. */
 export type ServerEvent = ListeningEvent | CoreEvent | ServerSummaryEvent | ErrorEvent;
 
-/** Options of {@link createServer}. */
-export interface ServerOptions {
+/** Options of {@link createServer}; the hardening options (key, windowMs, rateLimit…) are ServerCore's. */
+export interface ServerOptions extends HardeningOptions {
   /** Interface to bind: an IP, a name, `0.0.0.0`, `::`, or `""` for all IPv4 interfaces. Default `""`. */
   host?: string;
   /** Port to bind; 0 lets the OS choose. Default 0. */
@@ -99,6 +105,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     ...(options.dropProbability === undefined ? {} : { dropProbability: options.dropProbability }),
     ...(options.rng === undefined ? {} : { rng: options.rng }),
     perDatagramEvents: options.perDatagramEvents ?? true,
+    ...hardeningOf(options),
   });
   const sendQueueLimit = options.sendQueueLimit ?? 1024;
   options.signal?.throwIfAborted();
@@ -110,7 +117,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     port: bound.port,
     family: bound.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const),
   };
-  onEvent({ event: 'listening', time: isoNow(), ...address });
+  onEvent({ event: 'listening', time: isoNow(), ...address, ...core.info });
 
   const replies: Reply[] = [];
   const events: CoreEvent[] = [];

@@ -5,7 +5,7 @@
  */
 import { parsePort } from '../address.js';
 import { nominalWaits } from '../backoff.js';
-import type { ClientEvent } from '../client.js';
+import type { ClientEvent, GaveUpEvent } from '../client.js';
 import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
 import { requestSeries, type SeriesSummaryEvent } from '../series.js';
@@ -20,7 +20,24 @@ const GIVE_UP_CAUSES = [
   'wrong server address or port',
   'a firewall drops the datagrams',
   'the server is bound to another interface (e.g. 127.0.0.1 while you sent to an external address)',
+  'the server runs sealed (--key-file) and answers only datagrams sealed with its key',
 ];
+
+/** The key-mismatch causes a sealed client lists first when it gives up. */
+function keyCauses(e: GaveUpEvent): string[] {
+  if (e.keyId === undefined) return [];
+  const lines: string[] = [];
+  if ((e.notSealed ?? 0) > 0)
+    lines.push(
+      `  - the server answered in plain text (${String(e.notSealed)} ignored): it runs without --key-file`,
+    );
+  lines.push(
+    `  - a key mismatch: this client's key ID is ${e.keyId}; a sealed server with another key answers nothing` +
+      ((e.forged ?? 0) > 0 ? ` (${String(e.forged)} replies did not authenticate)` : '') +
+      ' — compare with the key ID on the server’s "Sealed:" line',
+  );
+  return lines;
+}
 
 /** Human lines for the client's events. */
 export function renderClient(event: BaseEvent, c: Colors): string | undefined {
@@ -28,10 +45,12 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
   switch (e.event) {
     case 'bound':
       return `The OS assigned this client the address ${c.bold(ep(e))}`;
-    case 'sent':
+    case 'sent': {
+      const what = e.sealed ? `${e.bytes} sealed bytes` : `${e.bytes} bytes`;
       return e.attempt === 1
-        ? `Sent ${e.bytes} bytes to ${ep(e.to)}${e.id === undefined ? '' : ` with request ID ${e.id}`}`
-        : c.yellow(`Retransmission: attempt ${e.attempt}, sent ${e.bytes} bytes to ${ep(e.to)}`);
+        ? `Sent ${what} to ${ep(e.to)}${e.id === undefined ? '' : ` with request ID ${e.id}`}`
+        : c.yellow(`Retransmission: attempt ${e.attempt}, sent ${what} to ${ep(e.to)}`);
+    }
     case 'timeout':
       return c.yellow(
         `No reply to attempt ${e.attempt} after ${formatMs(e.waitedMs)}; ` +
@@ -48,7 +67,7 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
         ? `The server ${ep(e.from)}`
         : c.red(`NOT the server: ${ep(e.from)}`);
       const tries = e.attempt === 1 ? '1 attempt' : `${e.attempt} attempts`;
-      return `${who} replied ${quote(e.text)} (rtt ${formatMs(e.rttMs)}, ${tries})`;
+      return `${who} replied ${quote(e.text)} (rtt ${formatMs(e.rttMs)}, ${tries}${e.sealed ? ', sealed and authenticated' : ''})`;
     }
     case 'ignored':
       return c.dim(`Ignored ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): ${quote(e.text)}`);
@@ -58,6 +77,7 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
           `Cannot receive data from server: no reply after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`,
         ),
         'Likely causes:',
+        ...keyCauses(e),
         ...GIVE_UP_CAUSES.map((x) => `  - ${x}`),
       ].join('\n');
     case 'summary': {
@@ -85,6 +105,7 @@ export interface ClientOpts {
   count?: number;
   interval?: number;
   json?: boolean;
+  keyFile?: string;
 }
 
 /** Runs `udplab client HOST PORT` with parsed options; sets `ctx.exitCode`. */
@@ -105,6 +126,18 @@ export async function runClient(
     ...(opts.jitter === undefined ? {} : { jitter: opts.jitter }),
   };
   nominalWaits(backoff); // validates before any socket opens
+  if (opts.keyFile !== undefined && typeof opts.id === 'string') {
+    if (BigInt(opts.id) >= 2n ** 64n)
+      throw new UsageError(`invalid request ID '${opts.id}': sealed IDs are at most 2^64 − 1`);
+    // A sealed server answers an ID once per window: every later request with it is a replay.
+    if ((opts.count ?? 1) > 1)
+      throw new UsageError('--id with --key-file names one request: drop --id or --count');
+  }
+  // keys.ts (node:crypto, fs/promises) is loaded only for --key-file: plain runs start faster.
+  const key =
+    opts.keyFile === undefined
+      ? undefined
+      : await (await import('./keys.js')).loadKeyOption(ctx, opts.keyFile);
   const out = openOutput(ctx, opts.json ?? false, renderClient);
   const count = opts.count ?? 1;
   const summary = await requestSeries({
@@ -115,6 +148,7 @@ export async function runClient(
     ...(opts.message === undefined ? {} : { message: opts.message }),
     ...(opts.id === undefined ? {} : { id: opts.id }),
     promiscuous: opts.promiscuous ?? false,
+    ...(key === undefined ? {} : { key }),
     count,
     ...(opts.interval === undefined ? {} : { intervalMs: opts.interval }),
     onEvent: count > 1 ? out.emit : (e) => e.event !== 'summary' && out.emit(e),

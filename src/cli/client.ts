@@ -48,6 +48,10 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
         )
         .option('--promiscuous', 'the lab’s UNSAFE client: accept the first datagram from anyone')
         .option(
+          '-k, --key-file <file>',
+          'sealed mode: seal the request with this key (udplab keygen) and accept only an authentic reply to it',
+        )
+        .option(
           '-c, --count <n>',
           'send N requests, one after another, then print a summary',
           positiveInt,
@@ -64,6 +68,7 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
       'udplab client 127.0.0.1 1060 -c 20 -i 0.2         # ping-like series with a summary',
       'udplab client 127.0.0.1 1060 --timeout 60 --attempts 1 --promiscuous',
       '                                                  # wait a minute: the by-hand spoofing walkthrough',
+      'udplab client 127.0.0.1 1060 --key-file lab.key   # sealed: forged and replayed replies are ignored',
     ],
   ).action((host: string, portText: string, opts: ClientOpts) =>
     runClient(host, portText, opts, ctx),

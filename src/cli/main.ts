@@ -33,6 +33,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
     load: async () => (await import('./client.js')).defineClient,
   },
   {
+    name: 'keygen',
+    summary: 'make a key for sealed (authenticated) datagrams',
+    load: async () => (await import('./keygen.js')).defineKeygen,
+  },
+  {
     name: 'bench',
     summary: 'load a reply server and measure replies/s and latency (loopback or your own hosts)',
     load: async () => (await import('./bench.js')).defineBench,
@@ -41,6 +46,27 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
     name: 'spoof',
     summary: 'send a fake datagram to any port (the unsafe-client demo)',
     load: async () => (await import('./spoof.js')).defineSpoof,
+  },
+  {
+    name: 'bigsend',
+    summary: 'Task 3: one 80,000-byte datagram (too big), then 16 pieces echoed back',
+    load: async () => (await import('./bigsend.js')).defineBigsend,
+  },
+  {
+    name: 'echo-client',
+    summary: 'Task 3: say hello to a server, echo back everything it sends',
+    load: async () => (await import('./echo-client.js')).defineEchoClient,
+  },
+  {
+    name: 'probe',
+    summary:
+      'find the largest datagram the stack accepts and the largest that makes the round trip',
+    load: async () => (await import('./probe.js')).defineProbe,
+  },
+  {
+    name: 'proxy',
+    summary: 'relay UDP through an impaired path: loss, delay, jitter, reordering… (no root)',
+    load: async () => (await import('./proxy.js')).defineProxy,
   },
 ];
 

@@ -57,3 +57,12 @@ export function nonNegativeInt(text: string): number {
   }
   return v;
 }
+
+/** A number > 0 (rates such as replies per second). */
+export function positiveNumber(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
+    throw new InvalidArgumentError('expected a number greater than 0');
+  }
+  return v;
+}

@@ -6,7 +6,29 @@ import { rngFor } from '../rng.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, quote, type Colors } from './output.js';
-import { nonNegativeInt, probability } from './parse.js';
+import { loadKeyOption } from './keys.js';
+import { nonNegativeInt, positiveInt, positiveNumber, probability, secondsToMs } from './parse.js';
+import type { RejectReason } from '../server-core.js';
+import { UsageError } from '../errors.js';
+
+function hardeningLine(e: ServerEvent & { event: 'listening' }): string | undefined {
+  const parts: string[] = [];
+  if (e.keyId !== undefined) {
+    parts.push(
+      `Sealed: only datagrams sealed with key ID ${e.keyId} are answered; time window ±${((e.windowMs ?? 0) / 1000).toString()} s; replay cache ${String(e.replayCacheSize)} IDs`,
+    );
+  }
+  if (e.rateLimit !== undefined)
+    parts.push(`Rate limit: ${e.rateLimit.toString()} replies/s per source address`);
+  return parts.length === 0 ? undefined : parts.join('\n');
+}
+
+function rejectedSummary(by: Record<RejectReason, number>): string {
+  return Object.entries(by)
+    .filter(([, n]) => n > 0)
+    .map(([r, n]) => `${String(n)} ${r}`)
+    .join(', ');
+}
 
 function bindingHint(address: string): string {
   if (address === '0.0.0.0')
@@ -21,17 +43,45 @@ function bindingHint(address: string): string {
 export function renderServer(event: BaseEvent, c: Colors): string | undefined {
   const e = event as ServerEvent;
   switch (e.event) {
-    case 'listening':
-      return `Listening at ${c.bold(ep(e))} (UDP/${e.family}; ${bindingHint(e.address)})`;
+    case 'listening': {
+      const line = `Listening at ${c.bold(ep(e))} (UDP/${e.family}; ${bindingHint(e.address)})`;
+      const extra = hardeningLine(e);
+      return extra === undefined ? line : `${line}\n${extra}`;
+    }
     case 'message':
-      return `The client at ${c.cyan(ep(e.from))} says ${quote(e.text)} (${e.bytes} bytes${e.id === undefined ? '' : `, id ${e.id}`})`;
+      return `The client at ${c.cyan(ep(e.from))} says ${quote(e.text)} (${e.bytes} bytes${e.id === undefined ? '' : `, id ${e.id}`}${e.sealed ? `, sealed, attempt ${String(e.attempt)}` : ''})`;
+    case 'rejected':
+      return c.yellow(`Rejected ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): no reply`);
+    case 'retransmission':
+      return `Retransmission ${e.attempt} of request ${e.id} from ${ep(e.from)}: sending the same sealed reply again`;
+    case 'rate-limited':
+      return c.yellow(`Rate limit: no reply to ${e.bytes} bytes from ${ep(e.from)}`);
     case 'dropped':
       return c.yellow(`Dropped packet from ${ep(e.from)}`);
-    case 'summary':
-      return `Received ${e.received} datagrams, replied to ${e.replied}, dropped ${e.dropped}${e.sendFailed ? `, ${e.sendFailed} replies failed to send` : ''}`;
+    case 'summary': {
+      let line = `Received ${e.received} datagrams, replied to ${e.replied}, dropped ${e.dropped}${e.sendFailed ? `, ${e.sendFailed} replies failed to send` : ''}`;
+      if (e.rejected) line += `, rejected ${e.rejected} (${rejectedSummary(e.rejectedBy)})`;
+      if (e.retransmissions)
+        line += `, ${e.retransmissions} retransmission${e.retransmissions === 1 ? '' : 's'} answered again`;
+      if (e.rateLimited) line += `, ${e.rateLimited} not answered (rate limit)`;
+      return line;
+    }
     default:
       return undefined;
   }
+}
+
+interface ServerOpts {
+  quiet?: boolean;
+  drop?: number;
+  seed?: number;
+  json?: boolean;
+  keyFile?: string;
+  window?: number;
+  replayCache?: number;
+  rateLimit?: number;
+  rateBurst?: number;
+  rateSources?: number;
 }
 
 /** Defines `udplab server`. */
@@ -43,7 +93,9 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
           'run the lab’s reply server: prints who sent what and answers every datagram with\n' +
             '"I received from you a message of N bytes" (N = the datagram’s length).\n' +
             'HOST is the interface to bind: 127.0.0.1 (this machine only), an external address,\n' +
-            '0.0.0.0 or "" (all IPv4 interfaces), :: (all interfaces). PORT 0 lets the OS choose.',
+            '0.0.0.0 or "" (all IPv4 interfaces), :: (all interfaces). PORT 0 lets the OS choose.\n' +
+            'With --key-file it answers only sealed requests from key holders and nothing else\n' +
+            '(docs/sealed.md); --rate-limit caps the replies each source address gets (docs/hardening.md).',
         )
         .argument('<host>', 'interface address or name to bind ("" = all IPv4 interfaces)')
         .argument('<port>', 'UDP port to bind (0 = any free port)')
@@ -53,10 +105,35 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
           'drop each datagram with probability P before replying (the lab’s "remote" server uses 0.5)',
           probability,
         )
+        .option('--seed <n>', 'seed the drop decisions so that runs repeat exactly', nonNegativeInt)
         .option(
-          '--seed <n>',
-          'seed the drop decisions so that runs repeat exactly',
-          nonNegativeInt,
+          '-k, --key-file <file>',
+          'sealed mode: answer only datagrams sealed with this key (udplab keygen), silently drop the rest',
+        )
+        .option(
+          '--window <s>',
+          'sealed mode: accept requests whose time is within ± this many seconds (default 30)',
+          secondsToMs,
+        )
+        .option(
+          '--replay-cache <n>',
+          'sealed mode: remember at most N request IDs; when full, refuse new requests (default 65536)',
+          positiveInt,
+        )
+        .option(
+          '--rate-limit <n>',
+          'at most N replies per second to each source address (token bucket); drop and count the rest',
+          positiveNumber,
+        )
+        .option(
+          '--rate-burst <n>',
+          'with --rate-limit: replies a quiet source may get at once (default N, at least 1)',
+          positiveInt,
+        )
+        .option(
+          '--rate-sources <n>',
+          'with --rate-limit: track at most N source addresses (default 4096; least recently seen evicted)',
+          positiveInt,
         ),
     ),
     [
@@ -64,27 +141,34 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
       'udplab server "" 1060                 # all interfaces, as the lab’s udp_remote.py',
       'udplab server 0.0.0.0 1060 --drop 0.5 # the lossy "remote" server of Task 2',
       'udplab server ::1 0 --json            # IPv6 loopback, any port, NDJSON events',
+      'udplab server 127.0.0.1 1060 --key-file lab.key       # sealed: only key holders get answers',
+      'udplab server 0.0.0.0 1060 --rate-limit 10            # at most 10 replies/s per source',
     ],
-  ).action(
-    async (
-      host: string,
-      portText: string,
-      opts: { quiet?: boolean; drop?: number; seed?: number; json?: boolean },
-    ) => {
-      const port = parsePort(portText, true);
-      const out = openOutput(ctx, opts.json ?? false, renderServer);
-      const server = await createServer({
-        host,
-        port,
-        dropProbability: opts.drop ?? 0,
-        rng: rngFor(opts.seed),
-        perDatagramEvents: !opts.quiet,
-        onEvent: out.emit,
-        ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
-      });
-      out.flush();
-      await server.closed;
-      out.flush();
-    },
-  );
+  ).action(async (host: string, portText: string, opts: ServerOpts) => {
+    const port = parsePort(portText, true);
+    if (opts.keyFile === undefined && (opts.window ?? opts.replayCache) !== undefined)
+      throw new UsageError('--window and --replay-cache need --key-file (sealed mode)');
+    if (opts.rateLimit === undefined && (opts.rateBurst ?? opts.rateSources) !== undefined)
+      throw new UsageError('--rate-burst and --rate-sources need --rate-limit');
+    const key = await loadKeyOption(ctx, opts.keyFile);
+    const out = openOutput(ctx, opts.json ?? false, renderServer);
+    const server = await createServer({
+      host,
+      port,
+      dropProbability: opts.drop ?? 0,
+      rng: rngFor(opts.seed),
+      perDatagramEvents: !opts.quiet,
+      ...(key === undefined ? {} : { key }),
+      ...(opts.window === undefined ? {} : { windowMs: opts.window }),
+      ...(opts.replayCache === undefined ? {} : { replayCacheSize: opts.replayCache }),
+      ...(opts.rateLimit === undefined ? {} : { rateLimit: opts.rateLimit }),
+      ...(opts.rateBurst === undefined ? {} : { rateLimitBurst: opts.rateBurst }),
+      ...(opts.rateSources === undefined ? {} : { rateLimitSources: opts.rateSources }),
+      onEvent: out.emit,
+      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+    });
+    out.flush();
+    await server.closed;
+    out.flush();
+  });
 }

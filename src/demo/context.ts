@@ -4,6 +4,7 @@
  */
 import type { BaseEvent, EventSink } from '../events.js';
 import { isoNow } from '../events.js';
+import type { SealKey } from '../keys.js';
 
 /** `step`: a demo part begins a step, with its explanation. */
 export interface StepEvent extends BaseEvent {
@@ -35,13 +36,16 @@ export type DemoEvent = StepEvent | NoteEvent | CheckEvent | RoleEvent;
 /** The demo's tools, handed to each part. */
 export class DemoContext {
   readonly signal: AbortSignal | undefined;
+  /** The key for the sealed part (`udplab demo --key-file`); a random one when absent. */
+  readonly key: SealKey | undefined;
   readonly #emit: EventSink;
   #part = '';
   failures = 0;
 
-  constructor(emit: EventSink, signal?: AbortSignal) {
+  constructor(emit: EventSink, signal?: AbortSignal, key?: SealKey) {
     this.#emit = emit;
     this.signal = signal;
+    this.key = key;
   }
 
   /** Starts a part (a lab task). */

@@ -1,0 +1,182 @@
+/** `udplab bigsend HOST PORT`: the lab's Task 3 server — one 80,000-byte datagram, then 16 pieces. */
+import type { Command } from 'commander';
+import { parsePort } from '../address.js';
+import { BIGSEND_DEFAULTS, bigsend, type BigsendEvent, type PathMtuEvent } from '../bigsend.js';
+import { ipFragments } from '../chunks.js';
+import type { BaseEvent } from '../events.js';
+import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
+import { ep, type Colors } from './output.js';
+import { positiveInt, secondsOrZeroToMs } from './parse.js';
+
+/** 80000 → `80,000`. */
+export function n(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function headerBytes(family: 'IPv4' | 'IPv6'): string {
+  return family === 'IPv6'
+    ? '65,535 bytes of IPv6 payload − 8 of UDP header'
+    : '65,535 bytes of IPv4 packet − 20 of IP header − 8 of UDP header';
+}
+
+/**
+ * The "why" of Task 3 as one paragraph, from the figures of a `path-mtu` event: the UDP payload
+ * limit, the path's MTU read from the system, and how many IP fragments a piece becomes.
+ */
+export function explainPath(e: Omit<PathMtuEvent, 'event' | 'time'>): string {
+  const fam = e.family === 'IPv6' ? 'udp6' : 'udp4';
+  const parts = [
+    `Why: a UDP datagram carries at most ${n(e.limit)} bytes over ${e.family} ` +
+      `(${headerBytes(e.family)}: the length fields are 16 bits), so the kernel refuses ` +
+      `${n(e.size)} bytes in one datagram before anything leaves (EMSGSIZE).`,
+    `Each piece of ${n(e.pieceBytes)} bytes is below that limit, so it can be sent.`,
+  ];
+  if (e.mtu === null || e.interface === null) {
+    parts.push('The system did not tell the MTU of the path (no iproute2?).');
+  } else {
+    const frag = e.fragments ?? 1;
+    const loop =
+      e.interface === 'lo' ? '; loopback’s MTU is 65,536, far above Ethernet’s 1,500' : '';
+    const from = e.source === 'route' ? '`ip route get`' : `/sys/class/net/${e.interface}/mtu`;
+    parts.push(
+      `The route to ${e.to.address} uses ${e.interface}, whose MTU is ${n(e.mtu)} bytes ` +
+        `(read from ${from}${loop}): there ` +
+        (frag === 1
+          ? `each piece travels as one IP packet, unfragmented.`
+          : `the IP layer splits each piece into ${frag} fragments of at most ${n(e.fragmentBytes ?? 0)} bytes, and the receiver reassembles them.`),
+    );
+    if (frag === 1 && e.pieceBytes + 28 > 1500) {
+      parts.push(
+        `On a link with a smaller MTU, such as Ethernet’s 1,500, each piece would leave as ` +
+          `${ipFragments(e.pieceBytes, 1500, fam)} IP fragments.`,
+      );
+    }
+    parts.push(
+      'Fragments are not retransmitted: if one fragment is lost, the whole datagram is lost.',
+    );
+  }
+  return parts.join(' ');
+}
+
+/** Human lines for bigsend's events. */
+export function renderBigsend(event: BaseEvent, c: Colors): string | undefined {
+  const e = event as BigsendEvent;
+  switch (e.event) {
+    case 'listening':
+      return `Waiting at ${c.bold(ep(e))} (UDP/${e.family}) for an echo client to say hello`;
+    case 'hello':
+      return `Hello from the echo client at ${c.cyan(ep(e.from))} (${n(e.bytes)} bytes)`;
+    case 'too-big':
+      return [
+        c.yellow('packet too big, cannot send'),
+        `  ${e.code}: ${n(e.bytes)} bytes do not fit in one UDP datagram; over ${e.family} the limit is ${n(e.limit)} bytes of payload`,
+      ].join('\n');
+    case 'sent-whole':
+      return `packet sent (${n(e.bytes)} bytes as one datagram)`;
+    case 'chunk-sent':
+      return c.dim(`Sent piece #${e.index} of ${e.chunks} (${n(e.bytes)} bytes)`);
+    case 'chunk-echoed':
+      return c.dim(`Piece #${e.index} echoed back (${n(e.bytes)} bytes, content verified)`);
+    case 'whole-echoed':
+      return `The whole ${n(e.bytes)}-byte datagram echoed back (content verified)`;
+    case 'ignored':
+      return c.dim(
+        `Ignored ${n(e.bytes)} bytes from ${ep(e.from)} (${
+          e.reason === 'stranger'
+            ? 'not the echo client'
+            : e.reason === 'duplicate'
+              ? 'a second copy of a piece'
+              : 'not a copy of anything sent'
+        })`,
+      );
+    case 'summary': {
+      const all = e.missing.length === 0;
+      const bytes = all ? n(e.bytes) : `${n(e.bytes)} of ${n(e.totalBytes)}`;
+      const line = `${e.echoed} of ${e.chunks} packets echoed back (${bytes} bytes, content verified)`;
+      const whole =
+        e.wholeSent && !e.wholeEchoed
+          ? '\n' + c.red('The whole datagram was sent but its echo did not come back.')
+          : '';
+      if (all) return c.green(line) + whole;
+      const shown = e.missing.slice(0, 20).map((i) => `#${i}`);
+      const more = e.missing.length > 20 ? ` and ${e.missing.length - 20} more` : '';
+      return c.red(`${line}; missing: ${shown.join(', ')}${more}`) + whole;
+    }
+    case 'path-mtu':
+      return explainPath(e);
+    default:
+      return undefined;
+  }
+}
+
+interface BigsendOpts {
+  size: number;
+  chunks: number;
+  fill: string;
+  pattern?: boolean;
+  wait?: number;
+  interval?: number;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Defines `udplab bigsend`. */
+export function defineBigsend(cmd: Command, ctx: CommandContext): void {
+  withExamples(
+    withCommonOptions(
+      cmd
+        .description(
+          'the lab’s Task 3 server: wait for an echo client’s hello, try to send SIZE bytes as ONE\n' +
+            'datagram ("packet too big, cannot send" above 65,507 bytes over IPv4, 65,527 over IPv6),\n' +
+            'then send the same bytes as CHUNKS datagrams, check every echo byte for byte, and explain\n' +
+            'why the pieces pass (the UDP limit, the path’s MTU, IP fragments).\n' +
+            'Exit 0 only when every piece came back.',
+        )
+        .argument('<host>', 'interface address or name to bind ("" = all IPv4 interfaces)')
+        .argument('<port>', 'UDP port to bind (0 = any free port)')
+        .option('--size <bytes>', 'bytes to send', positiveInt, BIGSEND_DEFAULTS.size)
+        .option('--chunks <n>', 'pieces to send them in', positiveInt, BIGSEND_DEFAULTS.chunks)
+        .option('--fill <char>', 'the character the payload repeats', BIGSEND_DEFAULTS.fill)
+        .option(
+          '--pattern',
+          'fill with a counter instead, so that every piece differs and a missing one is named exactly',
+        )
+        .option(
+          '--wait <s>',
+          'wait this long for the echoes after the last piece, in seconds (default 2)',
+          secondsOrZeroToMs,
+        )
+        .option('--interval <s>', 'pause between pieces, in seconds (default 0)', secondsOrZeroToMs)
+        .option('-q, --quiet', 'no line per piece: only the results and the explanation'),
+    ),
+    [
+      'udplab bigsend 127.0.0.1 1060                     # then: udplab echo-client 127.0.0.1 1060',
+      'udplab bigsend "" 1060 --size 80001 --chunks 16   # uneven: one piece of 5,001, fifteen of 5,000',
+      'udplab bigsend ::1 1060 --size 65527 --chunks 1   # IPv6: fits in one datagram',
+      'udplab bigsend 127.0.0.1 0 --json                 # any port, NDJSON events',
+    ],
+  ).action(async (host: string, portText: string, opts: BigsendOpts) => {
+    const port = parsePort(portText, true);
+    const out = openOutput(ctx, opts.json ?? false, renderBigsend);
+    const quietEmit = (e: BigsendEvent): void => {
+      if (!opts.json && opts.quiet && (e.event === 'chunk-sent' || e.event === 'chunk-echoed')) {
+        return;
+      }
+      out.emit(e);
+    };
+    const result = await bigsend({
+      host,
+      port,
+      size: opts.size,
+      chunks: opts.chunks,
+      fill: opts.fill,
+      pattern: opts.pattern ?? false,
+      ...(opts.wait === undefined ? {} : { waitMs: opts.wait }),
+      ...(opts.interval === undefined ? {} : { intervalMs: opts.interval }),
+      onEvent: quietEmit,
+      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+    });
+    out.flush();
+    ctx.exitCode = result.missing.length === 0 && (!result.wholeSent || result.wholeEchoed) ? 0 : 1;
+  });
+}

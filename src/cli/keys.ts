@@ -1,0 +1,21 @@
+/** Loading `--key-file` for the commands that take one (server, client, demo). */
+import { readKeyFile, type SealKey } from '../keys.js';
+import type { CommandContext } from './context.js';
+
+/**
+ * Reads the key file named by `--key-file`, warning on stderr when others may read it.
+ * @throws UdplabError KEY (exit 1) when the file is missing or not a key.
+ */
+export async function loadKeyOption(
+  ctx: CommandContext,
+  path: string | undefined,
+): Promise<SealKey | undefined> {
+  if (path === undefined) return undefined;
+  const { key, tooOpen } = await readKeyFile(path);
+  if (tooOpen) {
+    ctx.io.stderr.write(
+      `udplab: warning: key file ${path} is readable by other users; run: chmod 600 ${path}\n`,
+    );
+  }
+  return key;
+}

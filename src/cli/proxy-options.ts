@@ -1,0 +1,230 @@
+/**
+ * The impairment options of `udplab proxy`: each exists as `--NAME` (both directions) and as
+ * hidden `--up-NAME` / `--down-NAME`, generated from one table so that the three stay alike.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { mergeImpairments, type ImpairmentSpec } from '../impair.js';
+import { describeImpairments } from '../impair/describe.js';
+import { PROFILES, profileNames } from '../impair/profiles.js';
+import {
+  parseBlackout,
+  parseBytes,
+  parseLossBurst,
+  parseMs,
+  parseProbability,
+  parseRate,
+} from '../impair/units.js';
+
+/** Wraps a units parser so commander reports its message as an invalid argument (exit 2). */
+function arg<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+    }
+  };
+}
+
+/** One impairment option: `--NAME`, and hidden `--up-NAME` / `--down-NAME`. */
+interface ImpairmentOption {
+  name: string;
+  value: string;
+  help: string;
+  parse: (text: string, previous: unknown) => unknown;
+  apply: (spec: ImpairmentSpec, value: unknown) => void;
+}
+
+const IMPAIRMENT_OPTIONS: readonly ImpairmentOption[] = [
+  {
+    name: 'loss',
+    value: '<p>',
+    help: 'lose each datagram with probability P (0.3 or 30%)',
+    parse: arg(parseProbability),
+    apply: (s, v) => (s.loss = v as number),
+  },
+  {
+    name: 'loss-burst',
+    value: '<p,r>',
+    help: 'Gilbert–Elliott burst loss: P good→bad, R bad→good per datagram (loss ≈ P/(P+R), bursts of 1/R); optional ,1-H,1-K as netem’s gemodel',
+    parse: arg(parseLossBurst),
+    apply: (s, v) => (s.lossBurst = v as ImpairmentSpec['lossBurst']),
+  },
+  {
+    name: 'delay',
+    value: '<ms>',
+    help: 'one-way delay in ms (100, 100ms, 0.1s)',
+    parse: arg(parseMs),
+    apply: (s, v) => (s.delayMs = v as number),
+  },
+  {
+    name: 'jitter',
+    value: '<ms>',
+    help: 'jitter around the delay, ms: ± half-width (uniform) or σ (normal); can reorder, as netem',
+    parse: arg(parseMs),
+    apply: (s, v) => (s.jitterMs = v as number),
+  },
+  {
+    name: 'jitter-dist',
+    value: '<name>',
+    help: 'jitter distribution: uniform (default) or normal',
+    parse: arg((t) => {
+      if (t !== 'uniform' && t !== 'normal') throw new RangeError('expected uniform or normal');
+      return t;
+    }),
+    apply: (s, v) => (s.jitterDistribution = v as 'uniform' | 'normal'),
+  },
+  {
+    name: 'duplicate',
+    value: '<p>',
+    help: 'send a datagram twice with probability P',
+    parse: arg(parseProbability),
+    apply: (s, v) => (s.duplicate = v as number),
+  },
+  {
+    name: 'reorder',
+    value: '<p>',
+    help: 'hold a datagram back behind later ones with probability P',
+    parse: arg(parseProbability),
+    apply: (s, v) => (s.reorder = v as number),
+  },
+  {
+    name: 'reorder-gap',
+    value: '<n>',
+    help: 'a held-back datagram goes out after N later ones (default 1)',
+    parse: arg((t) => {
+      const v = Number(t);
+      if (!/^\s*[0-9]+\s*$/.test(t) || v < 1) throw new RangeError('expected a whole number ≥ 1');
+      return v;
+    }),
+    apply: (s, v) => (s.reorderGap = v as number),
+  },
+  {
+    name: 'reorder-hold',
+    value: '<ms>',
+    help: '…or after this long at most, ms (default 50)',
+    parse: arg(parseMs),
+    apply: (s, v) => (s.reorderHoldMs = v as number),
+  },
+  {
+    name: 'corrupt',
+    value: '<p>',
+    help: 'flip one random bit of a datagram with probability P',
+    parse: arg(parseProbability),
+    apply: (s, v) => (s.corrupt = v as number),
+  },
+  {
+    name: 'rate',
+    value: '<bits>',
+    help: 'bottleneck rate (1mbit, 768kbit, 64000 bit/s; kbps/mbps are BYTES/s, as in tc)',
+    parse: arg(parseRate),
+    apply: (s, v) => (s.rateBitsPerSecond = v as number),
+  },
+  {
+    name: 'burst',
+    value: '<bytes>',
+    help: 'token bucket depth for --rate (default 0: back to back, as netem)',
+    parse: arg(parseBytes),
+    apply: (s, v) => (s.burstBytes = v as number),
+  },
+  {
+    name: 'limit',
+    value: '<n>',
+    help: 'at most N datagrams held in a direction; more are dropped and counted (default 1000)',
+    parse: arg((t) => {
+      const v = Number(t);
+      if (!/^\s*[0-9]+\s*$/.test(t) || v < 1) throw new RangeError('expected a whole number ≥ 1');
+      return v;
+    }),
+    apply: (s, v) => (s.queueLimit = v as number),
+  },
+  {
+    name: 'blackout',
+    value: '<from-to>',
+    help: 'drop everything from FROM to TO seconds after the start (repeatable)',
+    parse: (t, prev) => [...((prev as unknown[] | undefined) ?? []), arg(parseBlackout)(t)],
+    apply: (s, v) => (s.blackouts = v as ImpairmentSpec['blackouts']),
+  },
+];
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The spec given on the command line under `prefix` ('' for both directions, 'up-', 'down-'). */
+function specFrom(opts: Record<string, unknown>, prefix: string): ImpairmentSpec {
+  const spec: ImpairmentSpec = {};
+  const seen: string[] = [];
+  for (const o of IMPAIRMENT_OPTIONS) {
+    const v = opts[camel(prefix + o.name)];
+    if (v === undefined) continue;
+    seen.push(o.name);
+    o.apply(spec, v);
+  }
+  if (seen.includes('loss') && seen.includes('loss-burst')) {
+    throw new UsageError(`--${prefix}loss and --${prefix}loss-burst cannot be used together`);
+  }
+  return spec;
+}
+
+/** The profiles as help text, with their numbers. */
+function profilesHelp(): string {
+  const lines = profileNames().map((name) => {
+    const p = PROFILES[name];
+    if (p === undefined) return '';
+    const up = describeImpairments(mergeImpairments(p.both, p.up ?? {}));
+    const down = describeImpairments(mergeImpairments(p.both, p.down ?? {}));
+    const numbers = up === down ? `  both: ${up}` : `  up:   ${up}\n    down: ${down}`;
+    return `  ${name.padEnd(10)} ${p.description}\n  ${numbers}`;
+  });
+  return `\nProfiles (--profile NAME; options given with it override its values):\n${lines.join('\n')}\n`;
+}
+
+/** Adds every impairment option, and its hidden per-direction variants, to `cmd`. */
+export function addImpairmentOptions(cmd: Command): Command {
+  for (const o of IMPAIRMENT_OPTIONS) {
+    cmd.addOption(new Option(`--${o.name} ${o.value}`, o.help).argParser(o.parse));
+    for (const dir of ['up', 'down']) {
+      cmd.addOption(new Option(`--${dir}-${o.name} ${o.value}`).argParser(o.parse).hideHelp());
+    }
+  }
+  return cmd;
+}
+
+/** The help text on per-direction options and profiles. */
+export function impairmentHelp(): string {
+  return (
+    '\nEvery impairment option also exists per direction: --up-NAME (client → server) and\n' +
+    '--down-NAME (server → client), e.g. --down-loss 0.5 --up-rate 1mbit; they override --NAME.\n' +
+    profilesHelp()
+  );
+}
+
+/**
+ * The impairments of each direction from the parsed options: the profile, its per-direction
+ * part, then `--NAME`, then `--up-NAME` / `--down-NAME`.
+ * @throws UsageError for an unknown profile, or two loss models for one direction.
+ */
+export function impairmentsFrom(
+  opts: Record<string, unknown>,
+  profile: string | undefined,
+): { up: ImpairmentSpec; down: ImpairmentSpec } {
+  let up: ImpairmentSpec = {};
+  let down: ImpairmentSpec = {};
+  if (profile !== undefined) {
+    const p = PROFILES[profile];
+    if (p === undefined) {
+      throw new UsageError(
+        `unknown profile '${profile}': choose from ${profileNames().join(', ')}`,
+      );
+    }
+    up = mergeImpairments(p.both, p.up ?? {});
+    down = mergeImpairments(p.both, p.down ?? {});
+  }
+  const both = specFrom(opts, '');
+  return {
+    up: mergeImpairments(mergeImpairments(up, both), specFrom(opts, 'up-')),
+    down: mergeImpairments(mergeImpairments(down, both), specFrom(opts, 'down-')),
+  };
+}

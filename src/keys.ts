@@ -1,0 +1,172 @@
+/**
+ * Keys of sealed mode: a random 256-bit secret shared by server and client, stored as one line
+ * of base64 in a file only its owner can read (`udplab keygen`). The key is held as a node:crypto
+ * KeyObject, so it is never printed by accident; what people see is its key ID, a fingerprint that
+ * lets two machines compare keys without showing them.
+ */
+import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, rename, rm, stat, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ErrorCodes, UdplabError } from './errors.js';
+
+/** Length of a key in bytes (256 bits: ChaCha20-Poly1305's key size). */
+export const KEY_BYTES = 32;
+
+/** A base64 key is 44 characters: 43 significant ones and one `=` of padding. */
+const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
+
+/** A sealing key: the secret (hidden in a KeyObject) and its public key ID. */
+export class SealKey {
+  readonly #secret: KeyObject;
+  /**
+   * A fingerprint of the key for people: the first 8 bytes of SHA-256("udplab key id\0" ‖ key) in
+   * hex. Equal IDs mean equal keys (up to a 2^-64 accident); the ID reveals nothing of the key.
+   */
+  readonly id: string;
+
+  private constructor(bytes: Uint8Array) {
+    this.#secret = createSecretKey(bytes);
+    this.id = createHash('sha256')
+      .update('udplab key id\0')
+      .update(bytes)
+      .digest()
+      .subarray(0, 8)
+      .toString('hex');
+  }
+
+  /**
+   * A key from its 32 raw bytes.
+   * @throws RangeError when `bytes` is not 32 bytes long.
+   */
+  static fromBytes(bytes: Uint8Array): SealKey {
+    if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES)
+      throw new RangeError(`key must be ${KEY_BYTES} bytes`);
+    return new SealKey(bytes);
+  }
+
+  /** A new random key from the operating system's CSPRNG (node:crypto randomBytes). */
+  static generate(): SealKey {
+    return new SealKey(randomBytes(KEY_BYTES));
+  }
+
+  /** The key as node:crypto wants it for createCipheriv (internal to the codec). */
+  get secret(): KeyObject {
+    return this.#secret;
+  }
+
+  /** The key file's text: the base64 key and a newline. Handle with care: this is the secret. */
+  toText(): string {
+    return `${this.#secret.export().toString('base64')}\n`;
+  }
+}
+
+/**
+ * Parses a key file's text: one line of standard base64 that decodes to 32 bytes; surrounding white
+ * space and a trailing newline are allowed.
+ * @throws UdplabError KEY with a message that says what is wrong (never the key itself).
+ */
+export function parseKey(text: string): SealKey {
+  const t = text.trim();
+  if (!BASE64_KEY.test(t)) {
+    throw new UdplabError(
+      ErrorCodes.KEY,
+      'not a udplab key: expected one line of base64 encoding 32 bytes (make one with: udplab keygen --out FILE)',
+    );
+  }
+  return SealKey.fromBytes(Buffer.from(t, 'base64'));
+}
+
+/** What {@link readKeyFile} found besides the key. */
+export interface KeyFileInfo {
+  key: SealKey;
+  /** Set when the file can be read by others than its owner (mode & 0o077): worth a warning. */
+  tooOpen: boolean;
+}
+
+/**
+ * Reads and parses a key file.
+ * @example
+ * const { key, tooOpen } = await readKeyFile('lab.key');
+ * const server = await createServer({ host: '127.0.0.1', port: 1060, key });
+ * @throws UdplabError KEY when the file is missing, unreadable or not a key.
+ */
+export async function readKeyFile(path: string): Promise<KeyFileInfo> {
+  let text: string;
+  let mode: number;
+  try {
+    text = await readFile(path, 'utf8');
+    mode = (await stat(path)).mode;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (err as Error).message;
+    throw new UdplabError(ErrorCodes.KEY, `cannot read key file ${path}: ${why}`, { cause: err });
+  }
+  let key: SealKey;
+  try {
+    key = parseKey(text);
+  } catch (err) {
+    throw new UdplabError(
+      ErrorCodes.KEY,
+      `key file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return { key, tooOpen: process.platform !== 'win32' && (mode & 0o077) !== 0 };
+}
+
+/** Options of {@link writeKeyFile}. */
+export interface WriteKeyOptions {
+  /** Replace an existing file. Default false: an existing file is never overwritten. */
+  force?: boolean;
+}
+
+/**
+ * Writes a key file readable and writable by its owner only (mode 0600).
+ * @example
+ * await writeKeyFile('lab.key', SealKey.generate()); // udplab keygen --out lab.key Without `force` the file
+ * is created exclusively (O_EXCL), so an existing key is never lost; with `force` the key goes to a
+ * new 0600 file beside it that then replaces it (rename is atomic, and the new file's mode does not
+ * depend on the old one's).
+ * @throws UdplabError KEY when the file exists (without `force`) or cannot be written.
+ */
+export async function writeKeyFile(
+  path: string,
+  key: SealKey,
+  options: WriteKeyOptions = {},
+): Promise<void> {
+  const target = options.force
+    ? join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+    : path;
+  try {
+    const fh = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      await fh.writeFile(key.toText(), 'utf8');
+      await fh.chmod(0o600); // the umask may have removed bits, never added them; be explicit
+    } finally {
+      await fh.close();
+    }
+    if (options.force) await rename(target, path);
+  } catch (err) {
+    if (options.force) await rm(target, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && !options.force) {
+      throw new UdplabError(
+        ErrorCodes.KEY,
+        `${path} exists already: not overwriting a key (use --force to replace it)`,
+        { cause: err },
+      );
+    }
+    throw new UdplabError(
+      ErrorCodes.KEY,
+      `cannot write key file ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * `udplab proxy`: a UDP relay that impairs the path, for any UDP program, without root.
+ * Clients send to the proxy; each client gets its own upstream socket connected to the server
+ * (proxy-upstream.ts), so the server sees one peer per client and replies find their way back.
+ * The datagrams of each direction go through a Link (impair/link.ts) whose decisions are pure.
+ * This file owns the listening socket and the one timer that releases delayed datagrams.
+ */
+import { networkInterfaces } from 'node:os';
+import { resolveHost } from './address.js';
+import type { Endpoint, EventSink } from './events.js';
+import { formatEndpoint, ignoreEvents, isoNow } from './events.js';
+import { checkImpairments, mergeImpairments, type ImpairmentSpec } from './impair.js';
+import { Link, type Delivery, type LinkEvent } from './impair/link.js';
+import {
+  decisionEvent,
+  directionStats,
+  forwardedEvent,
+  type Direction,
+  type ProxyEvent,
+  type ProxyReport,
+} from './proxy-events.js';
+import { UpstreamTable, type Upstream } from './proxy-upstream.js';
+import { defaultRng, seededRng, type Rng } from './rng.js';
+import { bindSocket } from './server.js';
+
+/** Options of {@link createProxy}. Times in milliseconds. */
+export interface ProxyOptions {
+  /** Where clients send: host (IP, name, `::`, `""` for all IPv4 interfaces) and port (0 = any). */
+  listen: { host?: string; port?: number };
+  /** The server the datagrams are relayed to. */
+  to: { host: string; port: number };
+  /** Impairments of both directions. */
+  impairments?: ImpairmentSpec;
+  /** Client → server impairments, over `impairments` (a loss model here replaces the shared one). */
+  up?: ImpairmentSpec;
+  /** Server → client impairments, over `impairments`. */
+  down?: ImpairmentSpec;
+  /** Random source; each direction gets its own stream drawn from it. Default Math.random. */
+  rng?: Rng;
+  /** Clock in ms (monotonic). Default performance.now. */
+  now?: () => number;
+  /** A client with no traffic either way for this long loses its upstream socket. Default 60000. */
+  idleTimeoutMs?: number;
+  /** Most clients at once; one more evicts the least recently active. Default 1024. */
+  maxClients?: number;
+  /** Emit a `stats` event this often. Default never. */
+  statsIntervalMs?: number;
+  /** Emit per-datagram and per-client events (`forwarded`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
+  perDatagramEvents?: boolean;
+  /** Datagrams waiting in a socket's send queue beyond which sends are dropped and counted. Default 1024. */
+  sendQueueLimit?: number;
+  /** Datagrams kept, over all clients, while their upstream sockets are still connecting (a few ms). Default 256. */
+  pendingLimit?: number;
+  onEvent?: EventSink<ProxyEvent>;
+  /** Aborting it closes the proxy. */
+  signal?: AbortSignal;
+}
+
+/** A running proxy. */
+export interface UdpProxy {
+  /** Where it listens. */
+  readonly address: Endpoint & { family: 'IPv4' | 'IPv6' };
+  /** The resolved server address. */
+  readonly target: Endpoint;
+  /** The impairments in force, per direction. */
+  readonly up: Readonly<ImpairmentSpec>;
+  readonly down: Readonly<ImpairmentSpec>;
+  /** The totals so far. */
+  report(): ProxyReport;
+  /** Stops, emits `summary`, closes every socket. Idempotent. */
+  close(): Promise<void>;
+  /** Settles when the proxy has closed. */
+  readonly closed: Promise<void>;
+}
+
+/** Defaults of the proxy's own bounds. */
+export const PROXY_DEFAULTS = {
+  idleTimeoutMs: 60_000,
+  maxClients: 1024,
+  sendQueueLimit: 1024,
+  pendingLimit: 256,
+} as const;
+
+/** True when `address` is one of this machine's: loopback or an interface address. */
+function isLocalAddress(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (a.startsWith('127.') || a === '::1') return true;
+  return Object.values(networkInterfaces()).some((list) =>
+    (list ?? []).some((i) => i.address === a),
+  );
+}
+
+/**
+ * True when relaying to `target` would send the proxy's datagrams back to itself: every datagram
+ * would come back as a new client, forever.
+ */
+function relaysToItself(listen: Endpoint, target: Endpoint): boolean {
+  if (listen.port !== target.port) return false;
+  const wildcard = listen.address === '0.0.0.0' || listen.address === '::';
+  return listen.address === target.address || (wildcard && isLocalAddress(target.address));
+}
+
+/** A new generator seeded from `rng`: independent streams for the two directions. */
+function forkRng(rng: Rng): Rng {
+  return seededRng(Math.floor(rng() * 2 ** 32));
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1`);
+  return v;
+}
+
+/**
+ * Starts a proxy that relays datagrams between clients and one server, impairing both ways.
+ * @example
+ * const proxy = await createProxy({
+ *   listen: { host: '127.0.0.1', port: 0 },
+ *   to: { host: '127.0.0.1', port: 1060 },
+ *   impairments: { loss: 0.3, delayMs: 50, jitterMs: 10 },
+ *   onEvent: console.log,
+ * });
+ * // clients now send to proxy.address.port …
+ * await proxy.close();
+ * @throws RangeError / TypeError on invalid options (and when `to` is the proxy itself);
+ * UdplabError BIND or RESOLVE.
+ */
+export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
+  const onEvent = options.onEvent ?? ignoreEvents;
+  const base = options.impairments ?? {};
+  const upSpec = mergeImpairments(base, options.up ?? {});
+  const downSpec = mergeImpairments(base, options.down ?? {});
+  checkImpairments(upSpec);
+  checkImpairments(downSpec);
+  const idleTimeoutMs = options.idleTimeoutMs ?? PROXY_DEFAULTS.idleTimeoutMs;
+  if (!(idleTimeoutMs > 0)) throw new RangeError('idleTimeoutMs must be > 0');
+  const maxClients = positiveInt(options.maxClients ?? PROXY_DEFAULTS.maxClients, 'maxClients');
+  const sendQueueLimit = positiveInt(
+    options.sendQueueLimit ?? PROXY_DEFAULTS.sendQueueLimit,
+    'sendQueueLimit',
+  );
+  const pendingLimit = positiveInt(
+    options.pendingLimit ?? PROXY_DEFAULTS.pendingLimit,
+    'pendingLimit',
+  );
+  const statsIntervalMs = options.statsIntervalMs;
+  if (statsIntervalMs !== undefined && !(statsIntervalMs > 0)) {
+    throw new RangeError('statsIntervalMs must be > 0');
+  }
+  if (!(Number.isInteger(options.to.port) && options.to.port >= 1 && options.to.port <= 65535)) {
+    throw new RangeError('to.port must be an integer from 1 to 65535');
+  }
+  // Without a listener there is no point building an event per datagram.
+  const perDatagram = (options.perDatagramEvents ?? true) && options.onEvent !== undefined;
+  const now = options.now ?? (() => performance.now());
+  const rng = options.rng ?? defaultRng;
+  const upRng = forkRng(rng);
+  const downRng = forkRng(rng);
+
+  options.signal?.throwIfAborted();
+  const [listenHost, target] = await Promise.all([
+    resolveHost(options.listen.host ?? ''),
+    resolveHost(options.to.host),
+  ]);
+  const targetEp: Endpoint = { address: target.address, port: options.to.port };
+  const socket = await bindSocket(listenHost.family, listenHost.address, options.listen.port ?? 0);
+  const bound = socket.address();
+  if (relaysToItself(bound, targetEp)) {
+    socket.close();
+    throw new RangeError(
+      `the proxy would relay to itself (${formatEndpoint(targetEp)} is where it listens)`,
+    );
+  }
+  const address = {
+    address: bound.address,
+    port: bound.port,
+    family: bound.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const),
+  };
+
+  const startMs = now();
+  const up = new Link<Upstream>(upSpec, { rng: upRng, startMs });
+  const down = new Link<Upstream>(downSpec, { rng: downRng, startMs });
+  let downSendFailed = 0;
+  let closing: Promise<void> | undefined;
+
+  // ---- events --------------------------------------------------------------------------
+  const decisions =
+    (direction: Direction) =>
+    (e: LinkEvent<Upstream>): void => {
+      if (perDatagram) onEvent(decisionEvent(direction, e.route.client, e, isoNow()));
+    };
+  const onUpDecision = decisions('up');
+  const onDownDecision = decisions('down');
+
+  // ---- both directions -----------------------------------------------------------------
+  const upstreams = new UpstreamTable({
+    target: targetEp,
+    family: target.family,
+    maxClients,
+    idleTimeoutMs,
+    pendingLimit,
+    sendQueueLimit,
+    now,
+    onReply: (u, data) => {
+      down.submit(data, u, now(), onDownDecision);
+      pump();
+    },
+    onEvent,
+    clientEvents: perDatagram,
+  });
+  const deliverUp = (d: Delivery<Upstream>): void => {
+    if (perDatagram) onEvent(forwardedEvent('up', d.route.client, d, isoNow()));
+    upstreams.send(d.route, d.data);
+  };
+  const onDownSent = (err: Error | null): void => {
+    if (err) downSendFailed++;
+  };
+  const deliverDown = (d: Delivery<Upstream>): void => {
+    if (perDatagram) onEvent(forwardedEvent('down', d.route.client, d, isoNow()));
+    if (socket.getSendQueueCount() >= sendQueueLimit) {
+      downSendFailed++;
+      return;
+    }
+    // Always pass the callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
+    socket.send(d.data, d.route.client.port, d.route.client.address, onDownSent);
+  };
+  socket.on('message', (data, rinfo) => {
+    const t = now();
+    const u = upstreams.get({ address: rinfo.address, port: rinfo.port }, t);
+    up.submit(data, u, t, onUpDecision);
+    pump();
+  });
+  // A dgram socket without an 'error' listener crashes the process; a proxy must never crash.
+  socket.on('error', (err) => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'ERR';
+    onEvent({ event: 'error', time: isoNow(), code, message: err.message });
+  });
+
+  // ---- the one timer -------------------------------------------------------------------
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Number.POSITIVE_INFINITY;
+  /** Sends everything due, then arms the timer for the earliest datagram still inside. */
+  const pump = (): void => {
+    if (closing) return;
+    const t = now();
+    up.takeDue(t, deliverUp, onUpDecision);
+    down.takeDue(t, deliverDown, onDownDecision);
+    const next = Math.min(up.nextDueAt() ?? Infinity, down.nextDueAt() ?? Infinity);
+    if (next < timerAt) {
+      clearTimeout(timer);
+      timerAt = next;
+      // Node's timers have 1 ms resolution: at least 1 ms, and everything due by then goes together.
+      timer = setTimeout(onTimer, Math.max(1, Math.ceil(next - t)));
+    }
+  };
+  const onTimer = (): void => {
+    timer = undefined;
+    timerAt = Number.POSITIVE_INFINITY;
+    pump();
+  };
+
+  // ---- reports and housekeeping --------------------------------------------------------
+  const report = (): ProxyReport => ({
+    elapsedMs: now() - startMs,
+    up: directionStats(up.counters, upstreams.sendFailed),
+    down: directionStats(down.counters, downSendFailed),
+    clients: { active: upstreams.size, ...upstreams.counters },
+  });
+  onEvent({
+    event: 'listening',
+    time: isoNow(),
+    ...address,
+    to: targetEp,
+    up: upSpec,
+    down: downSpec,
+    maxClients,
+    idleTimeoutMs,
+  });
+  // Sweep often enough that an idle client lives at most ~1.25 idle times.
+  const sweepMs = Math.min(Math.max(idleTimeoutMs / 4, 10), 5000);
+  const sweeper = setInterval(() => upstreams.sweep(now()), sweepMs);
+  const statsTimer =
+    statsIntervalMs === undefined
+      ? undefined
+      : setInterval(
+          () => onEvent({ event: 'stats', time: isoNow(), ...report() }),
+          statsIntervalMs,
+        );
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      clearInterval(sweeper);
+      clearInterval(statsTimer);
+      const final = report(); // `queued` then says what closing discards
+      up.clear();
+      down.clear();
+      upstreams.closeAll();
+      socket.close(() => {
+        onEvent({ event: 'summary', time: isoNow(), ...final });
+        resolve();
+        resolveClosed();
+      });
+    });
+    return closing;
+  };
+  const onAbort = (): void => void close();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) void close();
+
+  return { address, target: targetEp, up: upSpec, down: downSpec, report, close, closed };
+}

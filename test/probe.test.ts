@@ -1,0 +1,136 @@
+/** `udplab probe`: the local EMSGSIZE boundary and the largest round trip, on loopback. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { echoClient } from '../src/echo-client.js';
+import { probe, type ProbeEvent } from '../src/probe.js';
+import { main } from '../src/cli/main.js';
+import { Capture, fixture, freePort, rawSocket, runCli, spawnCollect } from './helpers.js';
+
+for (const c of [
+  { host: '127.0.0.1', limit: 65507, family: 'IPv4' },
+  { host: '::1', limit: 65527, family: 'IPv6' },
+]) {
+  test(`finds the exact local boundary for ${c.host}: ${c.limit} bytes`, async () => {
+    const progress: ProbeEvent[] = [];
+    const r = await probe({
+      host: c.host,
+      port: 9,
+      roundTrip: false,
+      onEvent: (e) => progress.push(e),
+    });
+    assert.equal(r.localMax, c.limit);
+    assert.equal(r.limit, c.limit);
+    assert.equal(r.family, c.family);
+    assert.equal(r.interface, 'lo');
+    assert.equal(r.roundTripMax, null);
+    // The search really probed both sides of the boundary, and no more than ~17 sizes.
+    const tried = progress.flatMap((e) => (e.event === 'progress' ? [e] : []));
+    assert.ok(tried.some((e) => e.bytes === c.limit && e.ok));
+    assert.ok(tried.some((e) => e.bytes === c.limit + 1 && !e.ok && e.detail === 'EMSGSIZE'));
+    assert.ok(tried.length <= 18, `${tried.length} steps`);
+  });
+}
+
+test('round trip through an echo service: the whole range comes back', async (t) => {
+  const echo = await rawSocket();
+  t.after(() => echo.close());
+  echo.on('message', (d, r) => echo.send(d, r.port, r.address));
+  const r = await probe({ host: '127.0.0.1', port: echo.address().port, timeoutMs: 500 });
+  assert.deepEqual([r.echoPeer, r.localMax, r.roundTripMax], [true, 65507, 65507]);
+});
+
+test('no echo peer: the port is unreachable, the round trip is not measured', async () => {
+  const port = await freePort();
+  const started = Date.now();
+  const r = await probe({ host: '127.0.0.1', port, timeoutMs: 2000 });
+  assert.deepEqual([r.echoPeer, r.roundTripMax, r.localMax], [false, null, 65507]);
+  assert.ok(Date.now() - started < 1500, 'ICMP port unreachable answers at once, no timeout');
+});
+
+test(
+  'an echo peer that cuts datagrams to 4,096 bytes (Python recvfrom(4096)): round trip 4,096',
+  {
+    skip: spawnSync('python3', ['--version']).status !== 0 ? 'python3 is not installed' : false,
+  },
+  async (t) => {
+    const py = spawnCollect('python3', ['-u', fixture('truncating_echo.py'), '127.0.0.1', '0']);
+    t.after(() => py.child.kill());
+    const m = await py.waitFor(/Listening at \S+ (\d+)/);
+    const r = await runCli(['probe', '127.0.0.1', m[1] ?? '0', '--timeout', '0.5', '--json']);
+    assert.equal(r.code, 0, r.stderr.text);
+    const ev = r.stdout.events();
+    const summary = ev.find((e) => e.event === 'summary');
+    assert.deepEqual(
+      summary && [summary.localMax, summary.echoPeer, summary.roundTripMax, summary.interface],
+      [65507, true, 4096, 'lo'],
+    );
+    assert.ok(
+      ev.some((e) => e.event === 'progress' && e.detail === 'echoed 4096 of 4097 bytes'),
+      'the boundary is pinned by a cut echo',
+    );
+  },
+);
+
+test('round trip through udplab echo-client (probe --bind as the echo client’s server)', async () => {
+  const probePort = await freePort();
+  let reportPort!: (p: number) => void;
+  const echoPort = new Promise<number>((r) => (reportPort = r));
+  const echoing = echoClient({
+    host: '127.0.0.1',
+    port: probePort,
+    idleMs: 500,
+    helloIntervalMs: 50,
+    onEvent: (e) => {
+      if (e.event === 'bound') reportPort(e.port);
+    },
+  });
+  const r = await runCli([
+    'probe',
+    '127.0.0.1',
+    String(await echoPort),
+    '--bind',
+    `127.0.0.1:${probePort}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr.text);
+  assert.match(
+    r.stdout.text,
+    /Largest datagram the local stack accepts for 127\.0\.0\.1: 65,507 bytes/,
+  );
+  assert.match(
+    r.stdout.text,
+    /Largest datagram that made the round trip through 127\.0\.0\.1:\d+: 65,507 bytes/,
+  );
+  assert.match(
+    r.stdout.text,
+    /Path: interface lo, MTU 65,536 bytes — a 65,507-byte datagram travels as one IP packet/,
+  );
+  assert.match(r.stdout.text, /local stack: 65,508 bytes failed \(EMSGSIZE\)/);
+  // The round-trip probes came from the echo client's server address, so it echoed them.
+  const e = await echoing;
+  assert.ok(e.datagrams >= 2, `${e.datagrams} echoed`);
+});
+
+test('probe usage errors exit 2; a host that does not resolve exits 1', async () => {
+  assert.equal((await runCli(['probe', '127.0.0.1', '0'])).code, 2);
+  assert.equal((await runCli(['probe', '127.0.0.1', '9', '--attempts', '0'])).code, 2);
+  await assert.rejects(probe({ host: '127.0.0.1', port: 9, timeoutMs: 0 }), RangeError);
+  const mixed = await runCli(['probe', '127.0.0.1', '9', '--bind', '[::1]:0']);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr.text, /not of 127\.0\.0\.1's IP version/);
+  const bad = await runCli(['probe', 'no-such-host.invalid', '9', '--local-only']);
+  assert.equal(bad.code, 1);
+});
+
+test('on a terminal the progress is one line on stderr, rewritten in place', async () => {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  stderr.isTTY = true;
+  const code = await main(['probe', '::1', '9', '--local-only'], { stdout, stderr, env: {} });
+  assert.equal(code, 0);
+  const clear = '\r\x1b[K';
+  assert.ok(stderr.text.startsWith(`${clear}local stack: 65,535 bytes failed (EMSGSIZE)`));
+  assert.ok(stderr.text.endsWith(clear), 'the progress line is cleared at the end');
+  assert.doesNotMatch(stdout.text, /local stack:/);
+  assert.match(stdout.text, /accepts for ::1: 65,527 bytes \(the UDP limit over IPv6 is 65,527\)/);
+});
