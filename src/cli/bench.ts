@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { parsePort } from '../address.js';
 import { bench, type BenchEvent, type BenchProgressEvent, type LatencySummary } from '../bench.js';
 import type { BaseEvent } from '../events.js';
+import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
 import { positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
@@ -89,6 +90,7 @@ interface BenchOpts {
   size?: number;
   rate?: number;
   id?: boolean;
+  keyFile?: string;
   warmup?: number;
   timeout?: number;
   json?: boolean;
@@ -128,6 +130,10 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
           '--id',
           'send the request-ID form ("<ID>; xxx…") and match every reply to its request',
         )
+        .option(
+          '-k, --key-file <file>',
+          'sealed mode: seal every request with this key (udplab keygen); only authentic replies count',
+        )
         .option('-w, --warmup <s>', 'run S seconds before measuring (default 0)', secondsOrZeroToMs)
         .option(
           '-t, --timeout <s>',
@@ -140,9 +146,22 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
       'udplab bench 127.0.0.1 1060 -n 10000            # latency: one at a time, 10,000 requests',
       'udplab bench 127.0.0.1 1060 -r 20000 -d 5       # open loop at 20,000 requests/s',
       'udplab bench 127.0.0.1 1060 -c 64 --id --json   # ID mode, JSON summary',
+      'udplab bench 127.0.0.1 1060 -c 64 -k lab.key    # sealed mode (the server runs --key-file lab.key)',
     ],
   ).action(async (host: string, portText: string, opts: BenchOpts) => {
     const port = parsePort(portText, false);
+    if (opts.keyFile !== undefined && opts.id === true) {
+      throw new UsageError('--id and --key-file: sealed requests always carry their own ID');
+    }
+    // Sealed mode: the key and the sealed codec (node:crypto) are loaded only for --key-file.
+    const key =
+      opts.keyFile === undefined
+        ? undefined
+        : await (await import('./keys.js')).loadKeyOption(ctx, opts.keyFile);
+    const codec =
+      key === undefined
+        ? undefined
+        : (await import('../bench-sealed.js')).sealedCodec(key, opts.size ?? 32);
     const json = opts.json ?? false;
     const out = openOutput(ctx, json, renderBench);
     const stderr = ctx.io.stderr;
@@ -172,6 +191,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
       ...(opts.size === undefined ? {} : { size: opts.size }),
       ...(opts.rate === undefined ? {} : { rate: opts.rate }),
       id: opts.id ?? false,
+      ...(codec === undefined ? {} : { codec }),
       ...(opts.warmup === undefined ? {} : { warmupMs: opts.warmup }),
       ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
       onEvent,
