@@ -282,3 +282,34 @@ test('the real process: Ctrl-C during --count prints the summary so far', async 
   assert.ok(m, p.stdout());
   assert.ok(Number(m[1]) >= 3 && Number(m[1]) < 1000);
 });
+
+test('spoof: a message too big for UDP fails up front with UDPLAB_ERR_TOO_BIG, nothing sent', async () => {
+  const r = await runCli(['spoof', '127.0.0.1', '9', '--json', '-m', 'x'.repeat(70000)]);
+  assert.equal(r.code, 1);
+  assert.deepEqual(
+    r.stdout.events().map((e) => [e.event, e.code]),
+    [['error', 'UDPLAB_ERR_TOO_BIG']],
+  );
+  assert.match(
+    r.stderr.text,
+    /^udplab: error: message of 70000 bytes is too big for one UDP datagram \(at most 65507 bytes over IPv4\)\n$/,
+  );
+});
+
+test('keygen: an empty path or a directory is a usage error; a missing folder a plain failure', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/udplab-keygen-`);
+  try {
+    const empty = await runCli(['keygen', '--out', '']);
+    assert.equal(empty.code, 2);
+    const isDir = await runCli(['keygen', '--out', dir, '--force']);
+    assert.equal(isDir.code, 2);
+    assert.match(isDir.stderr.text, /is a directory/);
+    const missing = await runCli(['keygen', '--out', `${dir}/no/such/k`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr.text, /its folder does not exist\n$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
