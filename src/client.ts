@@ -5,7 +5,7 @@
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
 import dgram from 'node:dgram';
-import { resolveHost } from './address.js';
+import { maxPayload, resolveHost } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
 import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
@@ -64,6 +64,8 @@ export interface TimeoutEvent extends BaseEvent {
   attempt: number;
   waitedMs: number;
   nextWaitMs: number | null;
+  /** Only when `nextWaitMs` is null: why the schedule ends (`attempts`: the cap; `max-delay`: the next wait would pass it). */
+  lastBecause?: 'attempts' | 'max-delay';
 }
 /** `refused`: ICMP port unreachable — nothing listens at the server's port (Linux, connected socket). */
 export interface RefusedEvent extends BaseEvent {
@@ -228,6 +230,17 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
       ? bodyBytes
       : Buffer.concat([Buffer.from(withId(id, ''), 'latin1'), bodyBytes]);
   const promiscuous = options.promiscuous ?? false;
+  // Refuse up front what the stack would refuse with EMSGSIZE, before any event says "sent".
+  const limit = maxPayload(server.family) - (wire === undefined ? 0 : wire.SEALED_OVERHEAD);
+  const wireBytes = payload.length;
+  if (wireBytes > limit) {
+    throw new UdplabError(
+      ErrorCodes.TOO_BIG,
+      `message of ${bodyBytes.length} bytes is too big: at most ${limit - (wireBytes - bodyBytes.length)} bytes fit in one UDP datagram over ${server.family === 'udp6' ? 'IPv6' : 'IPv4'}${wire === undefined ? '' : ' (sealed)'}`,
+    );
+  }
+  // Why the schedule ends: the --attempts cap, or the next wait passing --max-delay.
+  const capReached = options.attempts !== undefined && waits.length === options.attempts;
 
   const socket = dgram.createSocket(server.family);
   const cleanup: (() => void)[] = [];
@@ -331,6 +344,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             attempt: n,
             waitedMs: wait,
             nextWaitMs: next ?? null,
+            ...(next === undefined ? { lastBecause: capReached ? 'attempts' : 'max-delay' } : {}),
           });
           if (next !== undefined) {
             transmit();

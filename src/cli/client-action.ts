@@ -6,10 +6,11 @@
 import { parsePort } from '../address.js';
 import { nominalWaits } from '../backoff.js';
 import type { ClientEvent, GaveUpEvent } from '../client.js';
-import type { BaseEvent } from '../events.js';
+import type { BaseEvent, ErrorEvent } from '../events.js';
+import { isoNow } from '../events.js';
 import { rngFor } from '../rng.js';
 import { requestSeries, type SeriesSummaryEvent } from '../series.js';
-import { UsageError } from '../errors.js';
+import { ErrorCodes, UsageError } from '../errors.js';
 import { isValidId } from '../wire/text.js';
 import { openOutput, type CommandContext } from './context.js';
 import { ep, formatMs, quote, type Colors } from './output.js';
@@ -54,9 +55,11 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
     case 'timeout':
       return c.yellow(
         `No reply to attempt ${e.attempt} after ${formatMs(e.waitedMs)}; ` +
-          (e.nextWaitMs === null
-            ? 'the next wait would pass the limit: giving up'
-            : `retransmitting and waiting ${formatMs(e.nextWaitMs)}`),
+          (e.nextWaitMs !== null
+            ? `retransmitting and waiting ${formatMs(e.nextWaitMs)}`
+            : e.lastBecause === 'attempts'
+              ? `that was the last of the attempts allowed (--attempts ${e.attempt}): giving up`
+              : 'the next wait would pass the limit (--max-delay): giving up'),
       );
     case 'refused':
       return c.yellow(
@@ -154,6 +157,14 @@ export async function runClient(
     onEvent: count > 1 ? out.emit : (e) => e.event !== 'summary' && out.emit(e),
     ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
   });
+  if (count === 1 && summary.answered === 0 && ctx.io.signal?.aborted) {
+    out.emit({
+      event: 'error',
+      time: isoNow(),
+      code: ErrorCodes.ABORTED,
+      message: 'interrupted before a reply came',
+    } as ErrorEvent);
+  }
   out.flush();
   ctx.exitCode = summary.answered > 0 ? 0 : 1;
 }

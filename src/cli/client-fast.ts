@@ -30,7 +30,7 @@ export function parseClientFast(
       // Commander's `--id [id]` takes a following word as the ID: leave those cases to it.
       if (next !== undefined && !next.startsWith('-')) return undefined;
       opts.id = true;
-    } else if (a.startsWith('--id=') && a.length > 5) opts.id = a.slice(5);
+    } else if (/^--id=[0-9]{1,20}$/.test(a)) opts.id = a.slice(5);
     else if (a === '-m' || a === '--message') {
       if (next === undefined || next.startsWith('-')) return undefined;
       opts.message = next;

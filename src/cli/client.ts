@@ -1,10 +1,23 @@
 /** `udplab client HOST PORT`: the lab's client, safe by default, with Task 2's retransmission. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { renderClient, runClient, type ClientOpts } from './client-action.js';
 import { withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { fraction, nonNegativeInt, positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
 
 export { renderClient };
+
+/**
+ * `--id [id]` takes the next word as its value: catch `--id 127.0.0.1 1060` (a host taken as the
+ * ID) here, with a hint, instead of a puzzling "missing argument 'port'".
+ */
+function requestIdValue(text: string): string {
+  if (!/^[0-9]{1,20}$/.test(text)) {
+    throw new InvalidArgumentError(
+      'expected 1 to 20 decimal digits; for a random ID put --id after HOST PORT (or write --id=ID)',
+    );
+  }
+  return text;
+}
 
 /** Defines `udplab client`. */
 export function defineClient(cmd: Command, ctx: CommandContext): void {
@@ -45,6 +58,7 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
         .option(
           '--id [id]',
           'add a request ID ("<ID>; message"): random, or the 1–20 digit ID given',
+          requestIdValue,
         )
         .option('--promiscuous', 'the lab’s UNSAFE client: accept the first datagram from anyone')
         .option(

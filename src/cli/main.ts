@@ -101,6 +101,10 @@ function oneLine(text: string): string {
  */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: ExitCode.OK };
+  // Usage errors point to the help of the command being run, when there is one.
+  const helpHint = COMMANDS.some((c) => c.name === argv[0])
+    ? `udplab ${argv[0] ?? ''} --help`
+    : 'udplab --help';
   try {
     await loadColors(io);
     // Fast path: a plain `udplab client HOST PORT` runs without loading commander (its import
@@ -114,7 +118,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
   } catch (err) {
     ctx.output?.flush();
-    return report(err, ctx);
+    return report(err, ctx, helpHint);
   }
   const { Command } = await import('commander');
   const program = new Command('udplab');
@@ -130,7 +134,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`udplab: error: ${oneLine(s)} (see 'udplab --help')\n`),
+      outputError: (s, write) => write(`udplab: error: ${oneLine(s)} (see '${helpHint}')\n`),
     })
     .addHelpText(
       'after',
@@ -151,7 +155,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return ctx.exitCode;
   } catch (err) {
     ctx.output?.flush();
-    return report(err, ctx);
+    return report(err, ctx, helpHint);
   }
 }
 
@@ -161,7 +165,7 @@ function isCommanderError(err: unknown): err is Error & { exitCode: number } {
   return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
-function report(err: unknown, ctx: CommandContext): number {
+function report(err: unknown, ctx: CommandContext, helpHint: string): number {
   const { io } = ctx;
   if (isCommanderError(err)) {
     // Help and version "errors" are how commander says it printed them.
@@ -176,7 +180,7 @@ function report(err: unknown, ctx: CommandContext): number {
     io.stdout.write(JSON.stringify({ event: 'error', time: isoNow(), code, message }) + '\n');
   }
   if (usage) {
-    io.stderr.write(`udplab: error: ${message} (see 'udplab --help')\n`);
+    io.stderr.write(`udplab: error: ${message} (see '${helpHint}')\n`);
     return ExitCode.USAGE;
   }
   if (err instanceof UdplabError) {
