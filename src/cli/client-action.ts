@@ -45,7 +45,9 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
   const e = event as ClientEvent | SeriesSummaryEvent;
   switch (e.event) {
     case 'bound':
-      return `The OS assigned this client the address ${c.bold(ep(e))}`;
+      return e.address === '0.0.0.0' || e.address === '::'
+        ? `The OS assigned this client the address ${c.bold(ep(e))} (all addresses: the socket is not connected, anyone can send to it)`
+        : `The OS assigned this client the address ${c.bold(ep(e))}`;
     case 'sent': {
       const what = e.sealed ? `${e.bytes} sealed bytes` : `${e.bytes} bytes`;
       return e.attempt === 1
