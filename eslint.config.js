@@ -3,7 +3,16 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['build/**', 'node_modules/**', 'native/build/**', 'eslint.config.js', 'scripts/**'] },
+  {
+    ignores: [
+      'build/**',
+      'node_modules/**',
+      'native/build/**',
+      '.bench/**',
+      'eslint.config.js',
+      'scripts/**',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -7,7 +7,7 @@
  * 3.1 s in all; the next wait, 3.2 s, would pass 2 s, so the client gives up.
  */
 import type { Rng } from './rng.js';
-import { defaultRng } from './rng.js';
+import { MAX_TIMER_MS, defaultRng } from './rng.js';
 
 /** Options of the schedule. */
 export interface BackoffOptions {
@@ -30,8 +30,8 @@ export const BACKOFF_DEFAULTS = { timeoutMs: 100, maxDelayMs: 2000, jitter: 0 } 
  * Validates backoff options. @throws RangeError naming the option.
  */
 export function checkBackoff(o: BackoffOptions): void {
-  if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && Number.isFinite(o.timeoutMs))) {
-    throw new RangeError('timeoutMs must be a positive number');
+  if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && o.timeoutMs <= MAX_TIMER_MS)) {
+    throw new RangeError(`timeoutMs must be a positive number of at most ${MAX_TIMER_MS}`);
   }
   if (o.maxDelayMs !== undefined && !(o.maxDelayMs > 0 && Number.isFinite(o.maxDelayMs))) {
     throw new RangeError('maxDelayMs must be a positive number');
@@ -53,7 +53,7 @@ export function checkBackoff(o: BackoffOptions): void {
 export function nominalWaits(options: BackoffOptions = {}): number[] {
   checkBackoff(options);
   const first = options.timeoutMs ?? BACKOFF_DEFAULTS.timeoutMs;
-  const max = options.maxDelayMs ?? BACKOFF_DEFAULTS.maxDelayMs;
+  const max = Math.min(MAX_TIMER_MS, options.maxDelayMs ?? BACKOFF_DEFAULTS.maxDelayMs);
   const cap = options.attempts ?? Number.POSITIVE_INFINITY;
   const waits = [first];
   // The same expression as undici's retry handler, without the min(): the lab gives up instead.

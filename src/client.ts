@@ -4,16 +4,14 @@
  * datagrams from the exact address and port the request went to (RFC 8085 §5.1 asks
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { resolveHost } from './address.js';
+import { maxPayload, resolveHost } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
 import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { SealKey } from './keys.js';
 import { escapePayload } from './wire/escape.js';
-import { MAX_ATTEMPT, openDatagram, sealDatagram, SealedType } from './wire/sealed.js';
 import { parseId, randomId, stripId, withId } from './wire/text.js';
 
 /** `bound`: the address and port the OS gave the client's socket. */
@@ -66,6 +64,8 @@ export interface TimeoutEvent extends BaseEvent {
   attempt: number;
   waitedMs: number;
   nextWaitMs: number | null;
+  /** Only when `nextWaitMs` is null: why the schedule ends (`attempts`: the cap; `max-delay`: the next wait would pass it). */
+  lastBecause?: 'attempts' | 'max-delay';
 }
 /** `refused`: ICMP port unreachable — nothing listens at the server's port (Linux, connected socket). */
 export interface RefusedEvent extends BaseEvent {
@@ -180,8 +180,11 @@ export function currentTimeMessage(now = new Date()): string {
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
 
 /** The sealed request ID: the decimal one given, or a random 64-bit one. @throws RangeError */
-function sealedId(id: boolean | string | undefined): bigint {
-  if (typeof id !== 'string') return randomBytes(8).readBigUInt64BE(0);
+async function sealedId(id: boolean | string | undefined): Promise<bigint> {
+  if (typeof id !== 'string') {
+    const { randomBytes } = await import('node:crypto'); // not loaded by plain requests
+    return randomBytes(8).readBigUInt64BE(0);
+  }
   const v = /^[0-9]{1,20}$/.test(id) ? BigInt(id) : -1n;
   if (v < 0n || v > MAX_U64) throw new RangeError('id must be a decimal number in 0 … 2^64 − 1');
   return v;
@@ -208,12 +211,15 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
   const server = await resolveHost(options.host);
   const to: Endpoint = { address: server.address, port: options.port };
   const key = options.key;
-  const sealed = key === undefined ? undefined : sealedId(options.id);
+  const sealed = key === undefined ? undefined : await sealedId(options.id);
+  // The sealed codec (and node:crypto under it) is loaded only in sealed mode: plain requests,
+  // the common case, start faster without it (docs/performance.md).
+  const wire = key === undefined ? undefined : await import('./wire/sealed.js');
   const id =
     sealed !== undefined
       ? sealed.toString()
       : options.id === true
-        ? randomId(randomBytes)
+        ? randomId((await import('node:crypto')).randomBytes) // loaded only for --id: start-up cost
         : typeof options.id === 'string'
           ? options.id
           : undefined;
@@ -224,6 +230,17 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
       ? bodyBytes
       : Buffer.concat([Buffer.from(withId(id, ''), 'latin1'), bodyBytes]);
   const promiscuous = options.promiscuous ?? false;
+  // Refuse up front what the stack would refuse with EMSGSIZE, before any event says "sent".
+  const limit = maxPayload(server.family) - (wire === undefined ? 0 : wire.SEALED_OVERHEAD);
+  const wireBytes = payload.length;
+  if (wireBytes > limit) {
+    throw new UdplabError(
+      ErrorCodes.TOO_BIG,
+      `message of ${bodyBytes.length} bytes is too big: at most ${limit - (wireBytes - bodyBytes.length)} bytes fit in one UDP datagram over ${server.family === 'udp6' ? 'IPv6' : 'IPv4'}${wire === undefined ? '' : ' (sealed)'}`,
+    );
+  }
+  // Why the schedule ends: the --attempts cap, or the next wait passing --max-delay.
+  const capReached = options.attempts !== undefined && waits.length === options.attempts;
 
   const socket = dgram.createSocket(server.family);
   const cleanup: (() => void)[] = [];
@@ -284,13 +301,13 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         // Sealed mode seals every transmission afresh: a new nonce and time, and the attempt number
         // that lets the server tell a retransmission (higher number) from a replay (docs/sealed.md).
         const data =
-          key === undefined || sealed === undefined
+          key === undefined || sealed === undefined || wire === undefined
             ? payload
-            : sealDatagram(key, {
-                type: SealedType.REQUEST,
+            : wire.sealDatagram(key, {
+                type: wire.SealedType.REQUEST,
                 id: sealed,
                 timeMs: Date.now(),
-                attempt: Math.min(n, MAX_ATTEMPT),
+                attempt: Math.min(n, wire.MAX_ATTEMPT),
                 body: bodyBytes,
               });
         const sendCb = (err: Error | null): void => {
@@ -327,6 +344,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             attempt: n,
             waitedMs: wait,
             nextWaitMs: next ?? null,
+            ...(next === undefined ? { lastBecause: capReached ? 'attempts' : 'max-delay' } : {}),
           });
           if (next !== undefined) {
             transmit();
@@ -358,13 +376,13 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         let reply: Buffer = data;
         let text: string;
         let verdict: IgnoreReason | undefined;
-        if (key === undefined) {
+        if (key === undefined || wire === undefined) {
           const rid = parseId(data);
           text = escapePayload(stripId(data, rid));
           if (id !== undefined && rid !== id) verdict = 'wrong-id';
         } else {
           // Sealed: nothing is believed before the tag verifies; forged datagrams are shown escaped.
-          const opened = openDatagram(key, data);
+          const opened = wire.openDatagram(key, data);
           if (!opened.ok) {
             verdict = opened.reason === 'not-sealed' ? 'not-sealed' : 'forged';
             text = escapePayload(data);
@@ -372,7 +390,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             const m = opened.message;
             reply = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.length);
             text = escapePayload(reply);
-            if (m.type !== SealedType.REPLY) verdict = 'forged';
+            if (m.type !== wire.SealedType.REPLY) verdict = 'forged';
             else if (m.id !== sealed) verdict = 'wrong-id';
           }
         }

@@ -9,6 +9,7 @@ import { parseHostPort, resolveHost } from './address.js';
 import { abortError, bindError, isErrno } from './errors.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import { parseId } from './wire/text.js';
 
 /** `bound`: the client's own address and port (connected to the server). */
 export interface EchoBoundEvent extends BaseEvent {
@@ -35,7 +36,11 @@ export interface EchoedEvent extends BaseEvent {
   bytes: number;
 }
 /** Why the echo client stopped. */
-export type EchoStopReason = 'done' | 'idle' | 'aborted';
+/**
+ * Why the echo client stopped. `reply-server`: the server answered with the lab's reply text, so it
+ * is a reply server (`udplab server`), not bigsend; echoing its replies would ping-pong forever.
+ */
+export type EchoStopReason = 'done' | 'idle' | 'aborted' | 'reply-server';
 /** `summary`: what was echoed and why the client stopped. */
 export interface EchoSummaryEvent extends BaseEvent {
   event: 'summary';
@@ -177,6 +182,7 @@ export async function echoClient(options: EchoClientOptions): Promise<EchoClient
         heard = true;
         clearTimeout(helloTimer);
         if (data.length === 0) return stop('done');
+        if (isLabReply(data)) return stop('reply-server');
         armIdle();
         socket.send(data, (err) => {
           if (err) failed++;
@@ -194,6 +200,14 @@ export async function echoClient(options: EchoClientOptions): Promise<EchoClient
     if (onAbort) signal?.removeEventListener('abort', onAbort);
     socket.close();
   }
+}
+
+const LAB_REPLY = Buffer.from('I received from you a message of ', 'latin1');
+
+/** True for the lab's reply text, with or without a request ID token in front. */
+function isLabReply(data: Buffer): boolean {
+  const at = data.indexOf(LAB_REPLY);
+  return at === 0 || (at > 0 && at <= 22 && parseId(data) !== undefined);
 }
 
 function errno(err: Error): string {

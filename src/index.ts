@@ -74,6 +74,17 @@ export {
 } from './client.js';
 export { requestSeries, type SeriesOptions, type SeriesSummaryEvent } from './series.js';
 export { RttStats, quantile, type RttSummary } from './stats.js';
+export {
+  bench,
+  type BenchCounts,
+  type BenchEvent,
+  type BenchOptions,
+  type BenchProgressEvent,
+  type BenchStartedEvent,
+  type BenchSummaryEvent,
+  type LatencySummary,
+} from './bench.js';
+export { idCodec, plainCodec, type BenchCodec, type ReplyMatch } from './bench-codec.js';
 export { spoof, type SpoofOptions, type SpoofSentEvent } from './spoof.js';
 export {
   EchoMatcher,

@@ -141,6 +141,11 @@ export async function writeKeyFile(
   key: SealKey,
   options: WriteKeyOptions = {},
 ): Promise<void> {
+  if (path.trim() === '') throw new TypeError('key file path must not be empty');
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) {
+    throw new TypeError(`${path} is a directory: give the path of the key file to write`);
+  }
   const target = options.force
     ? join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
     : path;
@@ -165,8 +170,23 @@ export async function writeKeyFile(
     }
     throw new UdplabError(
       ErrorCodes.KEY,
-      `cannot write key file ${path}: ${(err as Error).message}`,
+      `cannot write key file ${path}: ${describeFsError(err)}`,
       { cause: err },
     );
   }
+}
+
+/** A file-system error in plain words (no syscall names or paths repeated). */
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'its folder does not exist',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of the path is not a directory',
+  };
+  return (code && words[code]) ?? (err instanceof Error ? err.message : String(err));
 }

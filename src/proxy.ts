@@ -20,7 +20,7 @@ import {
   type ProxyReport,
 } from './proxy-events.js';
 import { UpstreamTable, type Upstream } from './proxy-upstream.js';
-import { defaultRng, seededRng, type Rng } from './rng.js';
+import { MAX_TIMER_MS, defaultRng, seededRng, type Rng } from './rng.js';
 import { bindSocket } from './server.js';
 
 /** Options of {@link createProxy}. Times in milliseconds. */
@@ -249,7 +249,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
       clearTimeout(timer);
       timerAt = next;
       // Node's timers have 1 ms resolution: at least 1 ms, and everything due by then goes together.
-      timer = setTimeout(onTimer, Math.max(1, Math.ceil(next - t)));
+      timer = setTimeout(onTimer, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(next - t))));
     }
   };
   const onTimer = (): void => {

@@ -29,3 +29,9 @@ export const defaultRng: Rng = Math.random;
 export function rngFor(seed: number | undefined): Rng {
   return seed === undefined ? defaultRng : seededRng(seed);
 }
+
+/**
+ * The longest delay a Node timer honours: 2^31 − 1 ms (about 24.8 days). A longer one fires after
+ * 1 ms with a TimeoutOverflowWarning, so every duration udplab accepts stays at or below it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

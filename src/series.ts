@@ -41,11 +41,15 @@ export async function requestSeries(options: SeriesOptions): Promise<RttSummary>
   const stats = new RttStats();
   for (let i = 0; i < count && !options.signal?.aborted; i++) {
     const last = i === count - 1;
+    let transmissions = 0;
     try {
       const r = await request({
         ...options,
         lingerMs: last ? (options.lingerMs ?? 0) : intervalMs,
-        onEvent,
+        onEvent: (e) => {
+          if (e.event === 'sent') transmissions++;
+          onEvent(e);
+        },
       });
       stats.answered(r.rttMs, r.attempts, r.duplicates);
     } catch (err) {
@@ -53,6 +57,8 @@ export async function requestSeries(options: SeriesOptions): Promise<RttSummary>
         stats.gaveUp(err.details.attempts);
         if (!last) await pause(intervalMs, options.signal);
       } else if (err instanceof UdplabError && err.code === ErrorCodes.ABORTED) {
+        // Interrupted while waiting: counted as sent and unanswered, as ping counts it.
+        if (transmissions > 0) stats.gaveUp(transmissions);
         break;
       } else {
         throw err;

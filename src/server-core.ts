@@ -181,6 +181,27 @@ function zeroByReason(): Record<RejectReason, number> {
   return r;
 }
 
+/** The `message` event of a datagram (built without a spread: this runs for every datagram). */
+function messageEvent(
+  data: Uint8Array,
+  from: Endpoint,
+  id: string | undefined,
+  time: string,
+): MessageEvent {
+  const e: MessageEvent = {
+    event: 'message',
+    time,
+    from,
+    bytes: data.length,
+    text: escapePayload(data),
+  };
+  if (id !== undefined) e.id = id;
+  return e;
+}
+
+/** How many distinct request lengths keep a ready-made reply (about 64 KiB of buffers at most). */
+const REPLY_CACHE_SIZE = 1024;
+
 /**
  * The lab's reply logic: one reply per datagram, with the request ID echoed when present; in sealed
  * mode one sealed reply per fresh authenticated request.
@@ -206,6 +227,13 @@ export class ServerCore {
   readonly #replay: ReplayCache | undefined;
   readonly #limiter: RateLimiter | undefined;
   readonly #now: () => number;
+  /**
+   * The plain reply (no ID) for each request length seen, so that a busy server does not format
+   * and encode the same text for every datagram. Bounded: at most REPLY_CACHE_SIZE lengths are
+   * kept (each text is under 60 bytes). Replies are never written to after creation, so one
+   * buffer can be in many sends at once.
+   */
+  readonly #replies = new Map<number, Buffer>();
 
   /** @throws RangeError for an option out of range (names the option). */
   constructor(options: ServerCoreOptions = {}) {
@@ -259,6 +287,15 @@ export class ServerCore {
     return this.#limiter?.size ?? 0;
   }
 
+  #plainReply(length: number): Buffer {
+    let reply = this.#replies.get(length);
+    if (reply === undefined) {
+      reply = Buffer.from(replyText(length), 'latin1');
+      if (this.#replies.size < REPLY_CACHE_SIZE) this.#replies.set(length, reply);
+    }
+    return reply;
+  }
+
   /**
    * Handles a batch: appends the replies to `replies` and the events to `events`.
    * @param time - the ISO time stamped on this batch's events.
@@ -281,14 +318,7 @@ export class ServerCore {
       if (this.#drop > 0 && this.#rng() < this.#drop) {
         this.counters.dropped++;
         if (this.#events) {
-          events.push({
-            event: 'message',
-            time,
-            from,
-            bytes: data.length,
-            text: escapePayload(data),
-            ...(id === undefined ? {} : { id }),
-          });
+          events.push(messageEvent(data, from, id, time));
           events.push({ event: 'dropped', time, from, bytes: data.length });
         }
         continue;
@@ -297,19 +327,14 @@ export class ServerCore {
         this.#rateLimited(from, data.length, time, events);
         continue;
       }
-      const text = replyText(data.length);
-      const reply = Buffer.from(id === undefined ? text : withId(id, text), 'latin1');
+      const reply =
+        id === undefined
+          ? this.#plainReply(data.length)
+          : Buffer.from(withId(id, replyText(data.length)), 'latin1');
       replies.push({ data: reply, to: from });
       this.counters.replied++;
       if (this.#events) {
-        events.push({
-          event: 'message',
-          time,
-          from,
-          bytes: data.length,
-          text: escapePayload(data),
-          ...(id === undefined ? {} : { id }),
-        });
+        events.push(messageEvent(data, from, id, time));
         events.push({ event: 'replied', time, to: from, bytes: reply.length });
       }
     }

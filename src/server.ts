@@ -108,8 +108,12 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     sendQueueLimit,
     onBatch: (batch, replies) => {
       core.handleBatch(batch, isoNow(), replies, events);
-      for (const e of events) onEvent(e);
-      events.length = 0;
+      // Indexed loop, and `length = 0` only on a non-empty array: emptying an array drops its
+      // backing store, so the next push allocates again (this runs per batch).
+      if (events.length > 0) {
+        for (let i = 0; i < events.length; i++) onEvent(events[i] as CoreEvent);
+        events.length = 0;
+      }
     },
     onSendFailed: (count) => {
       core.counters.sendFailed += count;

@@ -4,7 +4,7 @@
  * sockets), which is exactly why a connected client is not fooled.
  */
 import dgram from 'node:dgram';
-import { resolveHost } from './address.js';
+import { maxPayload, resolveHost } from './address.js';
 import { ErrorCodes, UdplabError, abortError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
@@ -42,6 +42,13 @@ export async function spoof(options: SpoofOptions): Promise<number> {
   const to: Endpoint = { address: target.address, port: options.port };
   const msg = options.message ?? "I'm fake";
   const data = typeof msg === 'string' ? Buffer.from(msg, 'utf8') : Buffer.from(msg);
+  const limit = maxPayload(target.family);
+  if (data.length > limit) {
+    throw new UdplabError(
+      ErrorCodes.TOO_BIG,
+      `message of ${data.length} bytes is too big for one UDP datagram (at most ${limit} bytes over ${target.family === 'udp6' ? 'IPv6' : 'IPv4'})`,
+    );
+  }
   const socket = dgram.createSocket(target.family);
   socket.on('error', () => undefined); // ICMP errors of an unconnected socket are not ours to report
   try {

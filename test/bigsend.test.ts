@@ -206,7 +206,7 @@ test('a dropped echo with the lab’s one-character fill: still counted as missi
   assert.equal(await run.code, 1);
   assert.match(
     run.stdout.text,
-    /^15 of 16 packets echoed back \(75,000 of 80,000 bytes, content verified\); missing: #\d+$/m,
+    /^15 of 16 packets echoed back \(75,000 of 80,000 bytes, content verified\); missing: piece \d+$/m,
   );
 });
 

@@ -282,3 +282,147 @@ test('the real process: Ctrl-C during --count prints the summary so far', async 
   assert.ok(m, p.stdout());
   assert.ok(Number(m[1]) >= 3 && Number(m[1]) < 1000);
 });
+
+test('spoof: a message too big for UDP fails up front with UDPLAB_ERR_TOO_BIG, nothing sent', async () => {
+  const r = await runCli(['spoof', '127.0.0.1', '9', '--json', '-m', 'x'.repeat(70000)]);
+  assert.equal(r.code, 1);
+  assert.deepEqual(
+    r.stdout.events().map((e) => [e.event, e.code]),
+    [['error', 'UDPLAB_ERR_TOO_BIG']],
+  );
+  assert.match(
+    r.stderr.text,
+    /^udplab: error: message of 70000 bytes is too big for one UDP datagram \(at most 65507 bytes over IPv4\)\n$/,
+  );
+});
+
+test('keygen: an empty path or a directory is a usage error; a missing folder a plain failure', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/udplab-keygen-`);
+  try {
+    const empty = await runCli(['keygen', '--out', '']);
+    assert.equal(empty.code, 2);
+    const isDir = await runCli(['keygen', '--out', dir, '--force']);
+    assert.equal(isDir.code, 2);
+    assert.match(isDir.stderr.text, /is a directory/);
+    const missing = await runCli(['keygen', '--out', `${dir}/no/such/k`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr.text, /its folder does not exist\n$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('client: --attempts ends the schedule with its own reason; too big refused before "sent"; --id before HOST hinted', async () => {
+  const port = await freePort();
+  const r = await runCli([
+    'client',
+    '127.0.0.1',
+    String(port),
+    '--attempts',
+    '2',
+    '--timeout',
+    '0.01',
+    '--json',
+  ]);
+  const last = r.stdout
+    .events()
+    .filter((e) => e.event === 'timeout')
+    .at(-1);
+  assert.equal(last?.lastBecause, 'attempts');
+  const h = await runCli([
+    'client',
+    '127.0.0.1',
+    String(port),
+    '--attempts',
+    '1',
+    '--timeout',
+    '0.01',
+  ]);
+  assert.match(h.stdout.text, /the last of the attempts allowed \(--attempts 1\)/);
+  const m = await runCli([
+    'client',
+    '127.0.0.1',
+    String(port),
+    '--timeout',
+    '0.01',
+    '--max-delay',
+    '0.01',
+    '--json',
+  ]);
+  assert.equal(
+    m.stdout
+      .events()
+      .filter((e) => e.event === 'timeout')
+      .at(-1)?.lastBecause,
+    'max-delay',
+  );
+
+  const big = await runCli([
+    'client',
+    '127.0.0.1',
+    String(port),
+    '--json',
+    '-m',
+    'x'.repeat(65508),
+  ]);
+  assert.equal(big.code, 1);
+  assert.deepEqual(
+    big.stdout.events().map((e) => e.event),
+    ['error'],
+  );
+  assert.match(big.stderr.text, /at most 65507 bytes fit in one UDP datagram over IPv4/);
+
+  const id = await runCli(['client', '--id', '127.0.0.1', '1060']);
+  assert.equal(id.code, 2);
+  assert.match(id.stderr.text, /put --id after HOST PORT.*\(see 'udplab client --help'\)/);
+});
+
+test('client: Ctrl-C before the reply says so (exit 1); during --count the request in flight is counted', async () => {
+  const silent = await rawSocket();
+  try {
+    const ac = new AbortController();
+    const stdout = new Capture();
+    const run = runCli(
+      ['client', '127.0.0.1', String(silent.address().port), '--timeout', '60', '--json'],
+      { signal: ac.signal, stdout },
+    );
+    await nextMessage(silent);
+    ac.abort();
+    const r = await run;
+    assert.equal(r.code, 1);
+    assert.deepEqual(stdout.events().at(-1)?.code, 'UDPLAB_ERR_ABORTED');
+
+    const ac2 = new AbortController();
+    const out2 = new Capture();
+    const run2 = runCli(
+      [
+        'client',
+        '127.0.0.1',
+        String(silent.address().port),
+        '--timeout',
+        '0.02',
+        '-c',
+        '5',
+        '--json',
+      ],
+      {
+        signal: ac2.signal,
+        stdout: out2,
+      },
+    );
+    await until(() =>
+      out2.events().filter((e) => e.event === 'sent').length >= 2 ? true : undefined,
+    );
+    ac2.abort();
+    await run2;
+    const summary = out2.events().at(-1);
+    assert.equal(summary?.event, 'summary');
+    assert.equal(summary?.sent, 1);
+    assert.equal(summary?.failed, 1);
+    assert.ok(Number(summary?.retransmissions) >= 1);
+  } finally {
+    silent.close();
+  }
+});

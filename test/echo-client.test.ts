@@ -100,3 +100,14 @@ test('stops on its own after --idle with nothing from the server', async (t) => 
   assert.deepEqual([r.datagrams, r.reason, r.heard], [1, 'idle', true]);
   assert.ok(Date.now() - started >= 100);
 });
+
+test('pointed at udplab server by mistake: stops at the first reply instead of ping-ponging, exit 1', async (t) => {
+  const { createServer } = await import('../src/server.js');
+  const server = await createServer({ host: '127.0.0.1' });
+  t.after(() => server.close());
+  const r = await runCli(['echo-client', '127.0.0.1', String(server.address.port), '--idle', '2']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout.text, /it is a reply server \(udplab server\), not bigsend/);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(server.counters.received, 1, 'only the hello reached the server');
+});

@@ -44,8 +44,11 @@ export async function openDgramBackend(options: BackendOptions): Promise<SocketB
   socket.on('message', (data, rinfo) => {
     batch[0] = { data, from: { address: rinfo.address, port: rinfo.port } };
     options.onBatch(batch, replies);
+    if (replies.length === 0) return;
     let failed = 0;
-    for (const r of replies) {
+    // Indexed loop, and `length = 0` only on a non-empty array (this runs per datagram).
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i] as Reply;
       if (socket.getSendQueueCount() >= options.sendQueueLimit) {
         failed++;
         continue;

@@ -203,6 +203,7 @@ class NativeBackend implements SocketBackend {
     const replies = this.#replies;
     this.#options.onBatch(batch, replies);
     if (this.#closing !== undefined) return; // the handler closed the server
+    if (replies.length === 0) return;
     const failed = this.#sendAll(batch, replies);
     replies.length = 0;
     if (failed > 0) this.#options.onSendFailed(failed);
@@ -220,7 +221,8 @@ class NativeBackend implements SocketBackend {
     let staged = 0;
     let offset = 0;
     let cursor = 0;
-    for (const reply of replies) {
+    for (let r = 0; r < replies.length; r++) {
+      const reply = replies[r] as Reply;
       const length = reply.data.length;
       if (length > this.#send.length) {
         failed++; // larger than any UDP datagram: the kernel would refuse it too

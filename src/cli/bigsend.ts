@@ -74,9 +74,9 @@ export function renderBigsend(event: BaseEvent, c: Colors): string | undefined {
     case 'sent-whole':
       return `packet sent (${n(e.bytes)} bytes as one datagram)`;
     case 'chunk-sent':
-      return c.dim(`Sent piece #${e.index} of ${e.chunks} (${n(e.bytes)} bytes)`);
+      return c.dim(`Sent piece ${e.index + 1} of ${e.chunks} (${n(e.bytes)} bytes)`);
     case 'chunk-echoed':
-      return c.dim(`Piece #${e.index} echoed back (${n(e.bytes)} bytes, content verified)`);
+      return c.dim(`Piece ${e.index + 1} echoed back (${n(e.bytes)} bytes, content verified)`);
     case 'whole-echoed':
       return `The whole ${n(e.bytes)}-byte datagram echoed back (content verified)`;
     case 'ignored':
@@ -98,7 +98,7 @@ export function renderBigsend(event: BaseEvent, c: Colors): string | undefined {
           ? '\n' + c.red('The whole datagram was sent but its echo did not come back.')
           : '';
       if (all) return c.green(line) + whole;
-      const shown = e.missing.slice(0, 20).map((i) => `#${i}`);
+      const shown = e.missing.slice(0, 20).map((i) => `piece ${i + 1}`); // 1-based for people; JSON keeps 0-based indices
       const more = e.missing.length > 20 ? ` and ${e.missing.length - 20} more` : '';
       return c.red(`${line}; missing: ${shown.join(', ')}${more}`) + whole;
     }

@@ -28,9 +28,11 @@ export function renderEchoClient(event: BaseEvent, c: Colors): string | undefine
           ? 'the server said it is done'
           : e.reason === 'aborted'
             ? 'interrupted'
-            : e.heard
-              ? 'the server went quiet'
-              : 'the server never answered';
+            : e.reason === 'reply-server'
+              ? 'the server answered with the lab’s reply text — it is a reply server (udplab server), not bigsend; echoing it would loop forever'
+              : e.heard
+                ? 'the server went quiet'
+                : 'the server never answered';
       const line = `Echoed ${n(e.datagrams)} datagram${e.datagrams === 1 ? '' : 's'} (${n(e.bytes)} bytes); stopped: ${why}${e.failed ? `; ${e.failed} echoes failed to send` : ''}`;
       return e.heard ? line : c.red(line);
     }
@@ -85,7 +87,7 @@ export function defineEchoClient(cmd: Command, ctx: CommandContext): void {
         ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
       });
       out.flush();
-      ctx.exitCode = r.heard ? 0 : 1;
+      ctx.exitCode = r.heard && r.reason !== 'reply-server' ? 0 : 1;
     },
   );
 }

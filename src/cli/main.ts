@@ -2,12 +2,12 @@
  * The udplab command line: `main(argv, io)` returns the exit code (0 success, 1 the job failed,
  * 2 usage error). It never calls process.exit and never prints a stack trace.
  */
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { UdplabError, UsageError } from '../errors.js';
 import { isoNow } from '../events.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
+import { loadColors } from './output.js';
 
 /** A command module: defines its options and action on the commander Command it is given. */
 type Define = (cmd: Command, ctx: CommandContext) => void;
@@ -36,6 +36,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
     name: 'keygen',
     summary: 'make a key for sealed (authenticated) datagrams',
     load: async () => (await import('./keygen.js')).defineKeygen,
+  },
+  {
+    name: 'bench',
+    summary: 'load a reply server and measure replies/s and latency (loopback or your own hosts)',
+    load: async () => (await import('./bench.js')).defineBench,
   },
   {
     name: 'spoof',
@@ -68,8 +73,9 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<De
 /** Exit codes (docs/exit-codes.md). */
 export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-function packageVersion(): string {
+async function packageVersion(): Promise<string> {
   try {
+    const { readFileSync } = await import('node:fs'); // not on the client's fast path
     const pkg = JSON.parse(
       readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
     ) as { version?: string };
@@ -95,20 +101,40 @@ function oneLine(text: string): string {
  */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: ExitCode.OK };
+  // Usage errors point to the help of the command being run, when there is one.
+  const helpHint = COMMANDS.some((c) => c.name === argv[0])
+    ? `udplab ${argv[0] ?? ''} --help`
+    : 'udplab --help';
+  try {
+    await loadColors(io);
+    // Fast path: a plain `udplab client HOST PORT` runs without loading commander (its import
+    // is half of the start-up cost; docs/performance.md). Anything else falls through.
+    if (argv[0] === 'client') {
+      const { runClientFast } = await import('./client-fast.js');
+      if (await runClientFast(argv.slice(1), ctx)) {
+        ctx.output?.flush();
+        return ctx.exitCode;
+      }
+    }
+  } catch (err) {
+    ctx.output?.flush();
+    return report(err, ctx, helpHint);
+  }
+  const { Command } = await import('commander');
   const program = new Command('udplab');
   program
     .description(
       'udplab — the UDP socket-programming lab, made real: a reply server, a safe client with\n' +
         'retransmission, the spoofing demonstration and more. Start with: udplab demo',
     )
-    .version(packageVersion(), '-V, --version')
+    .version(await packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureHelp({ helpWidth: 110 })
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`udplab: error: ${oneLine(s)} (see 'udplab --help')\n`),
+      outputError: (s, write) => write(`udplab: error: ${oneLine(s)} (see '${helpHint}')\n`),
     })
     .addHelpText(
       'after',
@@ -129,13 +155,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return ctx.exitCode;
   } catch (err) {
     ctx.output?.flush();
-    return report(err, ctx);
+    return report(err, ctx, helpHint);
   }
 }
 
-function report(err: unknown, ctx: CommandContext): number {
+/** Commander's errors carry a `commander.*` code (checked so that commander loads lazily). */
+function isCommanderError(err: unknown): err is Error & { exitCode: number } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
+}
+
+function report(err: unknown, ctx: CommandContext, helpHint: string): number {
   const { io } = ctx;
-  if (err instanceof CommanderError) {
+  if (isCommanderError(err)) {
     // Help and version "errors" are how commander says it printed them.
     if (err.exitCode === 0) return ExitCode.OK;
     return ExitCode.USAGE; // commander printed the one-line message through outputError
@@ -148,7 +180,7 @@ function report(err: unknown, ctx: CommandContext): number {
     io.stdout.write(JSON.stringify({ event: 'error', time: isoNow(), code, message }) + '\n');
   }
   if (usage) {
-    io.stderr.write(`udplab: error: ${message} (see 'udplab --help')\n`);
+    io.stderr.write(`udplab: error: ${message} (see '${helpHint}')\n`);
     return ExitCode.USAGE;
   }
   if (err instanceof UdplabError) {

@@ -4,13 +4,49 @@
  * and written once per event-loop turn (or when 64 KiB pile up), never one synchronous write
  * per datagram. `flush()` runs on exit too, so no line is lost when the process ends.
  */
-import pc from 'picocolors';
+import type { Colors as PicoColors } from 'picocolors/types.js';
 import type { BaseEvent } from '../events.js';
 import { formatEndpoint } from '../events.js';
 import type { CliIo, TextSink } from './io.js';
 
 /** The colour functions a renderer may use (identity functions when colour is off). */
-export type Colors = ReturnType<typeof pc.createColors>;
+export type Colors = PicoColors;
+
+const keep = String;
+/**
+ * The colours when colour is off. picocolors itself is loaded only when colour is on (a TTY):
+ * importing it costs a few milliseconds of every start (docs/performance.md).
+ */
+// prettier-ignore
+const PLAIN: Colors = {
+  isColorSupported: false,
+  reset: keep, bold: keep, dim: keep, italic: keep, underline: keep, inverse: keep, hidden: keep,
+  strikethrough: keep, black: keep, red: keep, green: keep, yellow: keep, blue: keep,
+  magenta: keep, cyan: keep, white: keep, gray: keep, bgBlack: keep, bgRed: keep, bgGreen: keep,
+  bgYellow: keep, bgBlue: keep, bgMagenta: keep, bgCyan: keep, bgWhite: keep, blackBright: keep,
+  redBright: keep, greenBright: keep, yellowBright: keep, blueBright: keep, magentaBright: keep,
+  cyanBright: keep, whiteBright: keep, bgBlackBright: keep, bgRedBright: keep, bgGreenBright: keep,
+  bgYellowBright: keep, bgBlueBright: keep, bgMagentaBright: keep, bgCyanBright: keep,
+  bgWhiteBright: keep,
+};
+
+let picocolors: { createColors(on: boolean): Colors } | undefined;
+
+/**
+ * Loads picocolors when `io` will show colour (main() calls it before running a command), so
+ * that the runs that show none (pipes, files, --json, NO_COLOR) never import it.
+ */
+export async function loadColors(io: CliIo): Promise<void> {
+  if (picocolors === undefined && useColor(io.stdout, io.env ?? {})) {
+    picocolors = (await import('picocolors')).default;
+  }
+}
+
+/** The colour functions, enabled or not. */
+function colors(enabled: boolean): Colors {
+  // picocolors is loaded by loadColors() whenever useColor() holds, which `enabled` implies.
+  return enabled && picocolors !== undefined ? picocolors.createColors(true) : PLAIN;
+}
 
 /** Turns one event into human text (one or more lines, no trailing newline), or nothing. */
 export type Renderer = (event: BaseEvent, c: Colors) => string | undefined;
@@ -30,14 +66,16 @@ export class Output {
   readonly colors: Colors;
   readonly #stream: TextSink;
   readonly #render: Renderer;
-  #buffer = '';
+  /** Lines waiting for the next write, and their length in UTF-16 units with the newlines. */
+  #lines: string[] = [];
+  #pending = 0;
   #scheduled = false;
 
   constructor(io: CliIo, options: { json: boolean; render: Renderer }) {
     this.json = options.json;
     this.#stream = io.stdout;
     this.#render = options.render;
-    this.colors = pc.createColors(!this.json && useColor(io.stdout, io.env ?? {}));
+    this.colors = colors(!this.json && useColor(io.stdout, io.env ?? {}));
     io.atExit?.(() => {
       this.flush();
     });
@@ -61,15 +99,18 @@ export class Output {
 
   /** Writes everything queued now. */
   flush(): void {
-    if (this.#buffer.length === 0) return;
-    const chunk = this.#buffer;
-    this.#buffer = '';
+    if (this.#lines.length === 0) return;
+    // One join per batch instead of a `+=` per line: fewer intermediate strings for the GC.
+    const chunk = this.#lines.join('\n') + '\n';
+    this.#lines = [];
+    this.#pending = 0;
     this.#stream.write(chunk);
   }
 
   #write(text: string): void {
-    this.#buffer += text + '\n';
-    if (this.#buffer.length >= FLUSH_BYTES) this.flush();
+    this.#lines.push(text);
+    this.#pending += text.length + 1;
+    if (this.#pending >= FLUSH_BYTES) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {
@@ -85,7 +126,8 @@ export const ep = formatEndpoint;
 
 /** Quotes a payload's display text. */
 export function quote(text: string): string {
-  return `"${text.replaceAll('"', '\\"')}"`;
+  // Most payloads have no quote: skip the replace (this runs for every datagram printed).
+  return text.includes('"') ? `"${text.replaceAll('"', '\\"')}"` : `"${text}"`;
 }
 
 /** Formats milliseconds for people: `0.31 ms`, `120 ms`, `3.1 s`. */

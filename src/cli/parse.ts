@@ -3,12 +3,17 @@
  * into a one-line usage error and exit code 2.
  */
 import { InvalidArgumentError } from 'commander';
+import { MAX_TIMER_MS } from '../rng.js';
+
+const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 /** Seconds as the lab speaks them (`0.1`), returned in milliseconds. Must be > 0. */
 export function secondsToMs(text: string): number {
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
-    throw new InvalidArgumentError('expected a number of seconds greater than 0 (e.g. 0.1)');
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > MAX_SECONDS) {
+    throw new InvalidArgumentError(
+      `expected a number of seconds greater than 0 and at most ${MAX_SECONDS} (e.g. 0.1)`,
+    );
   }
   return v * 1000;
 }
@@ -16,8 +21,10 @@ export function secondsToMs(text: string): number {
 /** Seconds ≥ 0, in milliseconds. */
 export function secondsOrZeroToMs(text: string): number {
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0) {
-    throw new InvalidArgumentError('expected a number of seconds ≥ 0 (e.g. 0.5)');
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > MAX_SECONDS) {
+    throw new InvalidArgumentError(
+      `expected a number of seconds from 0 to ${MAX_SECONDS} (e.g. 0.5)`,
+    );
   }
   return v * 1000;
 }

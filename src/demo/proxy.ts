@@ -18,13 +18,13 @@ const SEED_UP_LOST_DOWN_LOST = 17;
 async function run(ctx: DemoContext): Promise<void> {
   const signal = ctx.signal;
   const opt = signal ? { signal } : {};
+  ctx.step(
+    'A plain server behind the proxy: 30 % loss each way (udplab proxy --loss 0.3)',
+    'The server does not drop anything itself: the proxy in front of it plays the bad network, as it can for any UDP program.',
+    'The client sends to the proxy; the proxy relays to the server from its own socket and relays the reply back.',
+  );
   const server = await createServer({ host: '127.0.0.1', onEvent: ctx.as('server'), ...opt });
   try {
-    ctx.step(
-      'A plain server behind the proxy: 30 % loss each way (udplab proxy --loss 0.3)',
-      'The server does not drop anything itself: the proxy in front of it plays the bad network, as it can for any UDP program.',
-      'The client sends to the proxy; the proxy relays to the server from its own socket and relays the reply back.',
-    );
     const lossy = await createProxy({
       listen: { host: '127.0.0.1', port: 0 },
       to: { host: '127.0.0.1', port: server.address.port },

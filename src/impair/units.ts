@@ -5,6 +5,7 @@
  */
 import type { GilbertElliottParams } from './gilbert-elliott.js';
 import type { Blackout } from '../impair.js';
+import { MAX_TIMER_MS } from '../rng.js';
 
 const NUMBER = String.raw`(\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?`;
 
@@ -33,8 +34,10 @@ export function parseMs(text: string): number {
   const m = new RegExp(`^\\s*(${NUMBER})\\s*([a-z]*)\\s*$`, 'i').exec(text);
   const unit = TIME_UNITS[(m?.[3] ?? '?').toLowerCase()];
   const v = m && unit !== undefined ? Number(m[1]) * unit : Number.NaN;
-  if (!(v >= 0 && Number.isFinite(v))) {
-    throw new RangeError('expected a duration ≥ 0 in ms (e.g. 100, 100ms, 0.1s)');
+  if (!(v >= 0 && v <= MAX_TIMER_MS)) {
+    throw new RangeError(
+      `expected a duration from 0 to ${MAX_TIMER_MS} ms (e.g. 100, 100ms, 0.1s)`,
+    );
   }
   return v;
 }

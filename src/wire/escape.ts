@@ -11,7 +11,11 @@
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function isPlainAscii(data: Uint8Array): boolean {
-  for (const c of data) if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+  // An indexed loop: for-of over a Uint8Array was 13 % of a printing server's JS profile.
+  for (let i = 0; i < data.length; i++) {
+    const c = data[i] as number;
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+  }
   return true;
 }
 
@@ -37,8 +41,12 @@ function escapeChar(ch: string): string {
 
 /** The payload as one safe line of text (see the module comment for the rules). */
 export function escapePayload(data: Uint8Array): string {
-  if (isPlainAscii(data))
-    return Buffer.from(data.buffer, data.byteOffset, data.length).toString('latin1');
+  if (isPlainAscii(data)) {
+    const buf = Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.length);
+    return buf.toString('latin1');
+  }
   let text: string;
   try {
     text = decoder.decode(data);

@@ -1,0 +1,632 @@
+#!/usr/bin/env node
+// The benchmark of udplab against neutral yardsticks (../shared/bench), run side by side and
+// interleaved (A B C A B C …), the server pinned to CPU 0 and the load to CPU 1 when taskset
+// exists. Writes the medians and ratios between the markers of docs/performance.md.
+//
+// Usage: npm run bench [-- --rounds 3 --duration 3 --warmup 1 --cold 15 --quick --no-write]
+//        node scripts/bench.mjs --only udplab,node-raw --loads udpload   (a subset)
+//        node scripts/bench.mjs --baseline ../main/build/src/bin.js       (before/after rows)
+//
+// Loopback only: every server binds 127.0.0.1, every load targets it, every run is bounded.
+// Stops only the processes it started, by their PID.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HOST = '127.0.0.1';
+const WINDOW = 64; // requests in flight for the throughput runs
+const SIZE = 32; // request bytes
+
+const { values: opt } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    cold: { type: 'string', default: '15' },
+    only: { type: 'string' },
+    loads: { type: 'string' },
+    baseline: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(repo, 'docs', 'performance.md') },
+    shared: { type: 'string', default: resolve(repo, '..', 'shared', 'bench') },
+  },
+});
+const ROUNDS = opt.quick ? 1 : Number(opt.rounds);
+const DURATION = opt.quick ? 1 : Number(opt.duration);
+const WARMUP = opt.quick ? 0.5 : Number(opt.warmup);
+const COLD_RUNS = opt.quick ? 5 : Number(opt.cold);
+
+// ---------------------------------------------------------------- yardsticks and tools
+
+const shared = opt.shared;
+const needed = [
+  'udpload.c',
+  'server_c_mmsg.c',
+  'server_node_raw.mjs',
+  'server_py.py',
+  'server_py_print.py',
+];
+const missing = needed.filter((f) => !existsSync(join(shared, f)));
+if (missing.length > 0) {
+  console.error(
+    `bench: the yardsticks are missing from ${shared} (${missing.join(', ')}).\n` +
+      'They live in ../shared/bench beside the repository (read-only, never copied into it);\n' +
+      'pass --shared DIR if they are elsewhere.',
+  );
+  process.exit(1);
+}
+const bin = join(repo, 'build', 'src', 'bin.js');
+if (!existsSync(bin)) {
+  console.error(
+    'bench: build/src/bin.js is missing: run `npm run build` first (npm run bench does).',
+  );
+  process.exit(1);
+}
+const has = (cmd, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+if (!has('gcc')) {
+  console.error('bench: gcc is needed to build the C yardsticks (apt-get install gcc).');
+  process.exit(1);
+}
+const python = has('python3') ? 'python3' : null;
+const pinned = cpus().length >= 2 && has('taskset', ['-c', '0', 'true']);
+const pin = (cpu, argv) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
+
+// The C programs are built into a temporary folder, never into the repository or ../shared.
+const tmp = mkdtempSync(join(tmpdir(), 'udplab-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+for (const name of ['udpload', 'server_c_mmsg']) {
+  execFileSync('gcc', ['-O2', '-o', join(tmp, name), join(shared, `${name}.c`)]);
+}
+const udpload = join(tmp, 'udpload');
+
+/** Runs `udplab … --help` and tells whether the text mentions `flag` (features still to land). */
+function udplabHas(command, flag) {
+  const r = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8' });
+  return r.stdout.includes(flag);
+}
+
+// ---------------------------------------------------------------- what is measured
+
+/**
+ * The server variants. Add a row to compare one more: `argv(port)` starts it on 127.0.0.1,
+ * `modes` says which loads it answers, `available()` skips it (with the reason) when a feature
+ * has not landed yet.
+ */
+const SERVERS = [
+  {
+    name: 'udplab',
+    what: 'udplab server, a line per datagram (stdout → /dev/null)',
+    argv: (p) => [process.execPath, bin, 'server', HOST, p],
+    modes: ['plain', 'id'],
+  },
+  {
+    name: 'udplab-quiet',
+    what: 'udplab server --quiet',
+    argv: (p) => [process.execPath, bin, 'server', HOST, p, '--quiet'],
+    modes: ['plain', 'id'],
+  },
+  {
+    name: 'udplab-native',
+    what: 'udplab server --backend native --quiet (recvmmsg/sendmmsg)',
+    argv: (p) => [process.execPath, bin, 'server', HOST, p, '--backend', 'native', '--quiet'],
+    modes: ['plain', 'id'],
+    available: () => udplabHas('server', '--backend') || 'no --backend option yet',
+  },
+  {
+    name: 'udplab-sealed',
+    what: 'udplab server --key-file K --quiet (sealed datagrams)',
+    // A 1 s window and a large replay cache: at full speed the default cache (65,536 IDs kept for
+    // 30 s) fills within a second and the server then refuses new requests (fail closed).
+    argv: (p) => [
+      process.execPath,
+      bin,
+      'server',
+      HOST,
+      p,
+      '--key-file',
+      sealedKey(),
+      '--quiet',
+      '--window',
+      '1',
+      '--replay-cache',
+      '400000',
+    ],
+    modes: ['sealed'],
+    // It answers only sealed requests: ready when a sealed `udplab client` gets its reply.
+    ready: async (p) => {
+      for (let i = 0; i < 50; i++) {
+        const r = spawnSync(process.execPath, [
+          bin,
+          'client',
+          HOST,
+          p,
+          '-k',
+          sealedKey(),
+          '-t',
+          '0.05',
+          '-a',
+          '1',
+        ]);
+        if (r.status === 0) return;
+      }
+      throw new Error(`the sealed server on ${HOST}:${p} does not answer`);
+    },
+    available: () =>
+      (udplabHas('server', '--key-file') && udplabHas('bench', '--key-file')) ||
+      'sealed mode has not landed (server and bench --key-file)',
+  },
+  {
+    name: 'node-raw',
+    what: 'bare Node dgram server (server_node_raw.mjs)',
+    argv: (p) => [process.execPath, join(shared, 'server_node_raw.mjs'), HOST, p],
+    modes: ['plain'],
+  },
+  {
+    name: 'py-print',
+    what: 'the lab’s Python server, printing (stdout → /dev/null)',
+    argv: (p) => [python, join(shared, 'server_py_print.py'), HOST, p],
+    modes: ['plain'],
+    available: () => python !== null || 'no python3',
+  },
+  {
+    name: 'py',
+    what: 'the lab’s Python server loop, not printing',
+    argv: (p) => [python, join(shared, 'server_py.py'), HOST, p],
+    modes: ['plain'],
+    available: () => python !== null || 'no python3',
+  },
+  {
+    name: 'c-mmsg',
+    what: 'C recvmmsg/sendmmsg server (the one-core ceiling)',
+    argv: (p) => [join(tmp, 'server_c_mmsg'), HOST, p],
+    modes: ['plain'],
+  },
+];
+
+// --baseline DIR/bin.js: the same udplab rows for another build (e.g. main's), for before/after.
+if (opt.baseline) {
+  const base = resolve(opt.baseline);
+  for (const row of SERVERS.filter((r) => ['udplab', 'udplab-quiet'].includes(r.name))) {
+    SERVERS.push({
+      ...row,
+      name: `${row.name}@base`,
+      what: `${row.what} [baseline build]`,
+      argv: (p) => row.argv(p).map((a) => (a === bin ? base : a)),
+    });
+  }
+}
+
+/** A key file for the sealed rows, made by `udplab keygen` in the temporary folder. */
+function sealedKey() {
+  const file = join(tmp, 'bench.key');
+  if (!existsSync(file)) {
+    execFileSync(process.execPath, [bin, 'keygen', '--out', file], { stdio: 'ignore' });
+  }
+  return file;
+}
+
+/** The load generators: `run(port, serverPid)` returns { rps, srvCpu }. */
+const LOADS = [
+  {
+    name: 'udpload',
+    what: `C generator udpload, ${WINDOW} in flight (sendmmsg/recvmmsg)`,
+    mode: 'plain',
+    run: (port, pid) => {
+      const argv = pin(1, [
+        udpload,
+        HOST,
+        String(port),
+        String(DURATION),
+        String(WINDOW),
+        String(SIZE),
+      ]);
+      const out = run(argv.concat(['-w', String(WARMUP), '-P', String(pid)]));
+      const m = /RESULT (.*)/.exec(out);
+      if (!m) throw new Error(`udpload printed no RESULT line: ${out}`);
+      const kv = Object.fromEntries(m[1].split(' ').map((x) => x.split('=')));
+      return { rps: Number(kv.rps), srvCpu: Number(kv.srv_cpu), bad: Number(kv.bad) };
+    },
+  },
+  {
+    name: 'udplab-bench',
+    what: `udplab bench -c ${WINDOW}`,
+    mode: 'plain',
+    run: (port, pid) => udplabBench(port, pid, []),
+  },
+  {
+    name: 'udplab-bench-id',
+    what: `udplab bench -c ${WINDOW} --id`,
+    mode: 'id',
+    run: (port, pid) => udplabBench(port, pid, ['--id']),
+  },
+  {
+    name: 'udplab-bench-sealed',
+    what: `udplab bench -c ${WINDOW} --key-file K`,
+    mode: 'sealed',
+    run: (port, pid) => udplabBench(port, pid, ['--key-file', sealedKey()]),
+  },
+];
+
+function udplabBench(port, pid, extra) {
+  const argv = pin(1, [process.execPath, bin, 'bench', HOST, String(port)]).concat([
+    '-d',
+    String(DURATION),
+    '-w',
+    String(WARMUP),
+    '-c',
+    String(WINDOW),
+    '-s',
+    String(SIZE),
+    '--json',
+    ...extra,
+  ]);
+  const cpu0 = cpuSeconds(pid);
+  const out = run(argv);
+  const cpu1 = cpuSeconds(pid);
+  const line = out.split('\n').find((l) => l.includes('"event":"summary"'));
+  if (!line) throw new Error(`udplab bench printed no summary: ${out}`);
+  const s = JSON.parse(line);
+  // CPU over warm-up + measurement: an approximation of udpload's measured-window figure.
+  const srvCpu = cpu0 === null || cpu1 === null ? NaN : ((cpu1 - cpu0) / (DURATION + WARMUP)) * 100;
+  return { rps: s.rps, srvCpu, bad: s.bad + s.lost };
+}
+
+/** utime + stime of a process in seconds (Linux /proc), or null. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+function run(argv) {
+  const r = spawnSync(argv[0], argv.slice(1), {
+    encoding: 'utf8',
+    timeout: (DURATION + WARMUP + 30) * 1000,
+  });
+  if (r.error) throw r.error;
+  return r.stdout + r.stderr;
+}
+
+// ---------------------------------------------------------------- processes
+
+async function freePort() {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, HOST, r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Resolves when something at `port` answers a datagram (polls for up to 5 s). */
+async function answers(port) {
+  const s = dgram.createSocket('udp4');
+  s.on('error', () => undefined);
+  try {
+    for (let i = 0; i < 100; i++) {
+      const got = new Promise((r) => {
+        const t = setTimeout(() => r(false), 50);
+        s.once('message', () => {
+          clearTimeout(t);
+          r(true);
+        });
+      });
+      s.send('ping', port, HOST);
+      if (await got) return;
+    }
+    throw new Error(`nothing answers on ${HOST}:${port}`);
+  } finally {
+    s.close();
+  }
+}
+
+async function startServer(server) {
+  const port = await freePort();
+  const argv = pin(0, server.argv(String(port)));
+  // stdout to /dev/null: the printing servers pay for their formatting and writes, not a terminal.
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((r) => child.on('exit', r));
+  try {
+    await (server.ready ? server.ready(String(port)) : answers(port));
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${server.name} did not start: ${e.message} ${err}`);
+  }
+  return {
+    port,
+    pid: child.pid,
+    stop: async () => {
+      child.kill('SIGTERM'); // by its PID; udplab prints its summary and exits
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- throughput runs
+
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+
+const only = opt.only ? new Set(opt.only.split(',')) : null;
+const skipped = [];
+const servers = SERVERS.filter((s) => {
+  if (only && !only.has(s.name)) return false;
+  const a = s.available ? s.available() : true;
+  if (a !== true) skipped.push(`${s.name}: ${a}`);
+  return a === true;
+});
+const cells = [];
+const loadFilter = opt.loads ? new Set(opt.loads.split(',')) : null;
+for (const load of LOADS.filter((l) => !loadFilter || loadFilter.has(l.name))) {
+  for (const server of servers)
+    if (server.modes.includes(load.mode)) cells.push({ server, load, runs: [] });
+}
+const loadsUsed = LOADS.filter((l) => cells.some((c) => c.load === l));
+
+console.log(
+  `bench: ${cells.length} server × load pairs, ${ROUNDS} interleaved rounds of ${DURATION} s (+${WARMUP} s warm-up); ` +
+    (pinned ? 'server on CPU 0, load on CPU 1 (taskset)' : 'NOT pinned (no taskset or one CPU)'),
+);
+for (const s of skipped) console.log(`bench: skipping ${s}`);
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const cell of cells) {
+    const srv = await startServer(cell.server);
+    try {
+      const r = cell.load.run(srv.port, srv.pid);
+      cell.runs.push(r);
+      console.log(
+        `  round ${round} ${cell.server.name.padEnd(14)} ← ${cell.load.name.padEnd(16)} ${String(Math.round(r.rps)).padStart(7)} replies/s  server CPU ${Math.round(r.srvCpu)}%`,
+      );
+    } finally {
+      await srv.stop();
+    }
+  }
+}
+const rpsOf = (server, load) => {
+  const c = cells.find((x) => x.server.name === server && x.load.name === load);
+  return c ? median(c.runs.map((r) => r.rps)) : NaN;
+};
+/** Replies per second of server CPU: less sensitive than replies/s to other load on the machine. */
+const effOf = (server, load) => {
+  const c = cells.find((x) => x.server.name === server && x.load.name === load);
+  return c ? median(c.runs.map((r) => (r.srvCpu > 0 ? r.rps / (r.srvCpu / 100) : NaN))) : NaN;
+};
+const cpuOf = (server, load) => {
+  const c = cells.find((x) => x.server.name === server && x.load.name === load);
+  return c ? median(c.runs.map((r) => r.srvCpu)) : NaN;
+};
+
+// ---------------------------------------------------------------- client cold start
+
+const CLIENTS = [
+  { name: 'udplab client', argv: (p) => [process.execPath, bin, 'client', HOST, p] },
+  { name: 'udplab client --id', argv: (p) => [process.execPath, bin, 'client', HOST, p, '--id'] },
+  {
+    name: 'bare Node dgram client',
+    argv: (p) => [process.execPath, join(repo, 'scripts', 'bench', 'client_node_raw.mjs'), HOST, p],
+  },
+  {
+    name: 'the lab’s Python client',
+    argv: (p) => [python, join(repo, 'scripts', 'bench', 'client_py.py'), HOST, p],
+    available: () => python !== null,
+  },
+];
+const clients = CLIENTS.filter((c) => !c.available || c.available());
+const cold = new Map(clients.map((c) => [c.name, []]));
+{
+  // udplab's own quiet server answers all of them (the C server would not echo --id's token).
+  const srv = await startServer(SERVERS.find((s) => s.name === 'udplab-quiet'));
+  try {
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const c of clients) {
+        const argv = pin(1, c.argv(String(srv.port)));
+        const t0 = process.hrtime.bigint();
+        const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 10_000 });
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        if (r.status !== 0) throw new Error(`${c.name} failed (exit ${r.status})`);
+        cold.get(c.name).push(ms);
+      }
+    }
+  } finally {
+    await srv.stop();
+  }
+}
+const coldMedian = (name) => median(cold.get(name) ?? []);
+console.log(
+  'cold start (median ms): ' +
+    clients.map((c) => `${c.name} ${coldMedian(c.name).toFixed(1)}`).join(', '),
+);
+
+// ---------------------------------------------------------------- the report
+
+const k = (x) => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)}k` : '–');
+const ratio = (a, b) =>
+  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–';
+const pct = (x) => (Number.isFinite(x) ? `${Math.round(x)} %` : '–');
+const verdict = (ok) => (ok === null ? '–' : ok ? 'met' : '**not met**');
+const check = (a, b, min) => (Number.isFinite(a) && Number.isFinite(b) ? a / b >= min : null);
+
+const lines = [];
+const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+  cwd: repo,
+  encoding: 'utf8',
+}).stdout.trim();
+lines.push(
+  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${git || '?'} on ` +
+    `${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} CPUs), Node ${process.version}` +
+    (python ? `, ${spawnSync(python, ['--version'], { encoding: 'utf8' }).stdout.trim()}` : '') +
+    `. ${pinned ? 'Server pinned to CPU 0, load to CPU 1 (taskset).' : 'Not pinned (no taskset).'} ` +
+    `${ROUNDS} interleaved round${ROUNDS === 1 ? '' : 's'} of ${DURATION} s after ${WARMUP} s of warm-up, ` +
+    `${SIZE}-byte requests, ${WINDOW} in flight; medians. Command: \`npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`.`,
+  '',
+);
+const plainLoad = 'udpload';
+const base = rpsOf('node-raw', plainLoad);
+lines.push(
+  `### Servers under the C generator (udpload, plain requests)`,
+  '',
+  '| server | replies/s | server CPU | replies per CPU-second | vs bare Node | vs Python printing | vs C ceiling |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+);
+for (const s of servers.filter((x) => x.modes.includes('plain'))) {
+  const r = rpsOf(s.name, plainLoad);
+  lines.push(
+    `| ${s.what} | ${k(r)} | ${pct(cpuOf(s.name, plainLoad))} | ${k(effOf(s.name, plainLoad))} | ${ratio(r, base)} | ${ratio(r, rpsOf('py-print', plainLoad))} | ${ratio(r, rpsOf('c-mmsg', plainLoad))} |`,
+  );
+}
+lines.push('');
+if (loadsUsed.some((l) => l.name === 'udplab-bench')) {
+  lines.push(
+    `### Cross-check: \`udplab bench\` as the load (plain requests)`,
+    '',
+    '| server | udpload replies/s | udplab bench replies/s | udplab bench ÷ udpload |',
+    '|---|---:|---:|---:|',
+  );
+  for (const s of servers.filter((x) => x.modes.includes('plain'))) {
+    const a = rpsOf(s.name, plainLoad);
+    const b = rpsOf(s.name, 'udplab-bench');
+    lines.push(`| ${s.what} | ${k(a)} | ${k(b)} | ${ratio(b, a)} |`);
+  }
+  lines.push('');
+}
+const idServers = servers.filter((x) => x.modes.includes('id'));
+if (idServers.length > 0) {
+  lines.push(
+    `### Request-ID mode (\`udplab bench --id\` as the load: udpload cannot send IDs)`,
+    '',
+    '| server | plain replies/s (udplab bench) | ID replies/s (udplab bench --id) | ID ÷ plain |',
+    '|---|---:|---:|---:|',
+  );
+  for (const s of idServers) {
+    const a = rpsOf(s.name, 'udplab-bench');
+    const b = rpsOf(s.name, 'udplab-bench-id');
+    lines.push(`| ${s.what} | ${k(a)} | ${k(b)} | ${ratio(b, a)} |`);
+  }
+  lines.push('');
+}
+const sealed = servers.find((x) => x.name === 'udplab-sealed');
+const SEALED_LOAD = 'udplab-bench-sealed';
+if (sealed) {
+  const row = (name, load) =>
+    `| ${SERVERS.find((x) => x.name === name)?.what ?? name} | ${k(rpsOf(name, load))} | ${pct(cpuOf(name, load))} | ${k(effOf(name, load))} |`;
+  lines.push(
+    `### Sealed mode (\`udplab bench --key-file\` as the load)`,
+    '',
+    'The generator seals and opens every datagram too (the same node:crypto work as the server), so',
+    'when the server CPU column is well under 100 % the generator, not the server, set the pace:',
+    'compare replies per server CPU-second.',
+    '',
+    '| server | replies/s | server CPU | replies per CPU-second |',
+    '|---|---:|---:|---:|',
+    row(sealed.name, SEALED_LOAD),
+    row('udplab-quiet', 'udplab-bench'),
+    '',
+  );
+}
+const nodeCold = coldMedian('bare Node dgram client');
+lines.push(
+  `### Client cold start (whole process, one request to \`udplab server --quiet\`, median of ${COLD_RUNS})`,
+  '',
+  '| client | wall time | vs bare Node client |',
+  '|---|---:|---:|',
+);
+for (const c of clients) {
+  lines.push(
+    `| ${c.name} | ${coldMedian(c.name).toFixed(1)} ms | ${ratio(coldMedian(c.name), nodeCold)} |`,
+  );
+}
+lines.push('');
+const coldRatio = coldMedian('udplab client') / nodeCold;
+/** A target row comparing two servers under udpload: met on both figures, on one, or on none. */
+function serverTarget(text, a, b, min) {
+  return pairTarget(text, [a, plainLoad], [b, plainLoad], min);
+}
+
+/** A target row comparing two [server, load] cells. */
+function pairTarget(text, [a, la], [b, lb], min) {
+  const byRps = check(rpsOf(a, la), rpsOf(b, lb), min);
+  const byCpu = check(effOf(a, la), effOf(b, lb), min);
+  const v =
+    byRps === null && byCpu === null
+      ? '–'
+      : byRps && byCpu
+        ? 'met'
+        : byRps || byCpu
+          ? `met on ${byRps ? 'replies/s' : 'CPU-seconds'} only`
+          : '**not met**';
+  return `| ${text} | ${ratio(rpsOf(a, la), rpsOf(b, lb))} | ${ratio(effOf(a, la), effOf(b, lb))} | ${v} |`;
+}
+lines.push(
+  '### Targets (issue 7)',
+  '',
+  'Server rows are judged on both figures: replies/s, and replies per server CPU-second (which',
+  'discounts CPU time taken from the server by other jobs on the machine).',
+  '',
+  '| target | replies/s | per CPU-second | verdict |',
+  '|---|---:|---:|---|',
+  serverTarget('printing server ≥ 1.0× the printing Python server', 'udplab', 'py-print', 1.0),
+  serverTarget('printing server ≥ 0.9× the bare Node server', 'udplab', 'node-raw', 0.9),
+  serverTarget('`--quiet` ≥ 0.95× the bare Node server', 'udplab-quiet', 'node-raw', 0.95),
+  sealed
+    ? pairTarget(
+        'sealed ≥ 0.7× plain `--quiet` (udplab bench load)',
+        [sealed.name, SEALED_LOAD],
+        ['udplab-quiet', 'udplab-bench'],
+        0.7,
+      )
+    : '| sealed ≥ 0.7× plain `--quiet` | not yet | – | – |',
+  `| \`udplab client\` cold start ≤ 1.15× the bare Node client (wall time) | ${Number.isFinite(coldRatio) ? coldRatio.toFixed(2) + '×' : '–'} | – | ${verdict(Number.isFinite(coldRatio) ? coldRatio <= 1.15 : null)} |`,
+  `| \`udplab bench\` ≥ 0.8× udpload against the C server | ${ratio(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad))} | – | ${verdict(check(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 0.8))} |`,
+  '',
+);
+if (skipped.length > 0) lines.push(`Not measured: ${skipped.join('; ')}.`, '');
+
+const table = lines.join('\n');
+console.log('\n' + table);
+mkdirSync(join(repo, '.bench'), { recursive: true });
+writeFileSync(
+  join(repo, '.bench', 'results.json'),
+  JSON.stringify(
+    {
+      cells: cells.map((c) => ({ server: c.server.name, load: c.load.name, runs: c.runs })),
+      cold: Object.fromEntries(cold),
+    },
+    null,
+    2,
+  ),
+);
+if (!opt['no-write']) {
+  const BEGIN = '<!-- bench:begin (written by npm run bench) -->';
+  const END = '<!-- bench:end -->';
+  const doc = existsSync(opt.out)
+    ? readFileSync(opt.out, 'utf8')
+    : `# Performance\n\n${BEGIN}\n${END}\n`;
+  const a = doc.indexOf(BEGIN);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) {
+    console.error(`bench: ${opt.out} has no ${BEGIN} … ${END} markers; not written`);
+    process.exit(1);
+  }
+  writeFileSync(opt.out, doc.slice(0, a + BEGIN.length) + '\n\n' + table + '\n' + doc.slice(b));
+  // Keep the page in the repository's format (npm run lint checks it).
+  const prettier = join(repo, 'node_modules', '.bin', 'prettier');
+  if (existsSync(prettier)) spawnSync(prettier, ['--write', opt.out], { stdio: 'ignore' });
+  console.log(`bench: wrote ${opt.out}`);
+}

@@ -1,0 +1,370 @@
+/**
+ * `udplab bench`: a load generator for any server that answers each datagram (udplab's server,
+ * the lab's Python server, an echo service). One connected socket keeps `concurrency` requests
+ * in flight (closed loop) or sends `rate` requests a second (open loop, latency measured from
+ * the time each request was due, so a slow server cannot hide its queueing: no coordinated
+ * omission). Latencies go to an HDR histogram (hdr-histogram-js, 3 significant digits).
+ *
+ * Every run is bounded: it stops after `durationMs` of measurement, after `requests` requests,
+ * or when aborted, then waits at most `timeoutMs` for the replies still in flight.
+ */
+import dgram from 'node:dgram';
+import { resolveHost } from './address.js';
+import { idCodec, plainCodec, type BenchCodec } from './bench-codec.js';
+import { latencySummary, newHistogram, type LatencySummary } from './bench-latency.js';
+import { InFlight } from './bench-window.js';
+import { ErrorCodes, UdplabError, abortError } from './errors.js';
+import type { BaseEvent, Endpoint, EventSink } from './events.js';
+import { ignoreEvents, isoNow } from './events.js';
+
+/** `started`: the socket is connected and the first requests leave. */
+export interface BenchStartedEvent extends BaseEvent {
+  event: 'started';
+  to: Endpoint;
+  local: Endpoint;
+  mode: string;
+  bytes: number;
+  concurrency: number;
+  rate: number | null;
+  durationMs: number;
+  requests: number | null;
+  warmupMs: number;
+  timeoutMs: number;
+}
+
+/** The counters of a run (requests sent in the warm-up are not counted). */
+export interface BenchCounts {
+  /** Requests sent in the measurement. */
+  sent: number;
+  /** Valid replies to those requests. */
+  replies: number;
+  /** Requests with no reply within `timeoutMs`. */
+  lost: number;
+  /** Replies to requests already answered or given up (and, in plain mode, replies when none was in flight). */
+  late: number;
+  /** Replies that are not a valid answer (wrong text, wrong or missing ID, failed authentication). */
+  bad: number;
+  /** Send errors and ICMP errors (port unreachable) reported by the socket. */
+  errors: number;
+  /** Open loop only: requests that fell due but never left because `concurrency` were in flight. */
+  unsent: number;
+}
+
+/** `progress`: once a second (`progressIntervalMs`) during the run. */
+export interface BenchProgressEvent extends BaseEvent, BenchCounts {
+  event: 'progress';
+  phase: 'warmup' | 'measure';
+  /** Since the start of the measurement (negative during the warm-up). */
+  elapsedMs: number;
+  /** Replies a second over the last interval. */
+  rps: number;
+}
+
+/** `summary`: the result of the run. `sent = replies + lost + bad` always holds. */
+export interface BenchSummaryEvent extends BaseEvent, BenchCounts {
+  event: 'summary';
+  to: Endpoint;
+  mode: string;
+  bytes: number;
+  concurrency: number;
+  rate: number | null;
+  /** From the first measured send to the last measured reply (or send). */
+  elapsedMs: number;
+  /** Replies a second over `elapsedMs`. */
+  rps: number;
+  latencyMs: LatencySummary;
+  stoppedBy: 'duration' | 'requests' | 'signal';
+}
+
+/** Every event of a bench run. */
+export type BenchEvent = BenchStartedEvent | BenchProgressEvent | BenchSummaryEvent;
+export type { LatencySummary };
+
+/** Options of {@link bench}. Times in milliseconds. */
+export interface BenchOptions {
+  /** Server host (IP or name). Loopback or your own hosts only. */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Measure for this long. Default 10 000; with `requests`, the cap on the run (default 60 000). */
+  durationMs?: number;
+  /** Stop after this many measured requests. Default: none (time only). */
+  requests?: number;
+  /** Requests in flight at most. Default 1 (closed loop: one at a time). */
+  concurrency?: number;
+  /** Request size in bytes (plain 0–65507, id 12–65507). Default 32. */
+  size?: number;
+  /** Open loop: send this many requests a second (still at most `concurrency` in flight). */
+  rate?: number;
+  /** Load the request-ID form (every reply matched to its own request). Default false. */
+  id?: boolean;
+  /** A custom wire format (sealed mode); overrides `size` and `id`. */
+  codec?: BenchCodec;
+  /** Run this long before measuring; nothing sent then is counted. Default 0. */
+  warmupMs?: number;
+  /** A request unanswered after this long is lost. Default 1000. */
+  timeoutMs?: number;
+  /** Interval of the `progress` events. Default 1000. */
+  progressIntervalMs?: number;
+  /** Receives every event. */
+  onEvent?: EventSink<BenchEvent>;
+  /** Aborting it ends the run early; the summary of what was measured is still returned. */
+  signal?: AbortSignal;
+}
+
+const LIMITS = {
+  durationMs: 3_600_000,
+  requests: 1e9,
+  concurrency: 65_536,
+  rate: 10_000_000,
+  timeoutMs: 60_000,
+} as const;
+
+function check(name: string, value: number, min: number, max: number): void {
+  if (typeof value !== 'number' || !(value >= min && value <= max)) {
+    throw new RangeError(`${name} must be a number from ${min} to ${max}`);
+  }
+}
+
+/**
+ * Runs a load test and resolves with its summary (also emitted as the `summary` event).
+ * @example
+ * const s = await bench({ host: '127.0.0.1', port: 1060, durationMs: 2000, concurrency: 64 });
+ * console.log(s.rps, s.latencyMs.p99);
+ * @throws RangeError for an option out of range; UdplabError RESOLVE, ABORTED (aborted before start).
+ */
+export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
+  const onEvent = options.onEvent ?? ignoreEvents;
+  const concurrency = options.concurrency ?? 1;
+  const requests = options.requests ?? null;
+  const durationMs = options.durationMs ?? (requests === null ? 10_000 : 60_000);
+  const warmupMs = options.warmupMs ?? 0;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  const rate = options.rate ?? null;
+  const progressMs = options.progressIntervalMs ?? 1000;
+  check('durationMs', durationMs, 1, LIMITS.durationMs);
+  check('warmupMs', warmupMs, 0, LIMITS.durationMs);
+  check('timeoutMs', timeoutMs, 1, LIMITS.timeoutMs);
+  check('progressIntervalMs', progressMs, 10, LIMITS.durationMs);
+  if (!Number.isInteger(concurrency)) throw new RangeError('concurrency must be an integer');
+  check('concurrency', concurrency, 1, LIMITS.concurrency);
+  if (requests !== null) {
+    if (!Number.isInteger(requests)) throw new RangeError('requests must be an integer');
+    check('requests', requests, 1, LIMITS.requests);
+  }
+  if (rate !== null) check('rate', rate, 0.001, LIMITS.rate);
+  const codec =
+    options.codec ?? (options.id ? idCodec(options.size ?? 32) : plainCodec(options.size ?? 32));
+  const { signal } = options;
+  if (signal?.aborted) throw abortError(signal);
+
+  const histogram = await newHistogram();
+  const server = await resolveHost(options.host);
+  const to: Endpoint = { address: server.address, port: options.port };
+  const socket = dgram.createSocket(server.family);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(to.port, to.address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  }).catch((err: unknown) => {
+    socket.close();
+    throw new UdplabError(ErrorCodes.SEND, `cannot connect to ${to.address}:${to.port}`, {
+      cause: err,
+    });
+  });
+  const localInfo = socket.address();
+  const bytes = codec.request(1).length;
+
+  const counts: BenchCounts = {
+    sent: 0,
+    replies: 0,
+    lost: 0,
+    late: 0,
+    bad: 0,
+    errors: 0,
+    unsent: 0,
+  };
+  const inFlight = new InFlight();
+  const t0 = performance.now();
+  const measureStart = t0 + warmupMs;
+  const measureEnd = measureStart + durationMs;
+  let firstMeasuredSeq = Number.POSITIVE_INFINITY;
+  let sending = true;
+  let stoppedBy: BenchSummaryEvent['stoppedBy'] = 'duration';
+  let lastActivity = measureStart;
+  let owed = 0; // open loop: requests due but not yet sent
+  let scheduled = 0; // open loop: requests that have fallen due so far
+  const interval = rate === null ? 0 : 1000 / rate;
+
+  onEvent({
+    event: 'started',
+    time: isoNow(),
+    to,
+    local: { address: localInfo.address, port: localInfo.port },
+    mode: codec.mode,
+    bytes,
+    concurrency,
+    rate,
+    durationMs,
+    requests,
+    warmupMs,
+    timeoutMs,
+  });
+
+  const onSent = (err: Error | null): void => {
+    if (err) counts.errors++;
+  };
+  let stoppedAt = Number.POSITIVE_INFINITY;
+  const stop = (why: BenchSummaryEvent['stoppedBy']): void => {
+    if (!sending) return;
+    sending = false;
+    stoppedBy = why;
+    stoppedAt = performance.now(); // the drain waits at most timeoutMs after this
+  };
+
+  /** Sends one request, due at `due` (its latency is measured from then). */
+  const sendOne = (now: number, due: number): void => {
+    const seq = inFlight.nextSeq;
+    if (now >= measureStart) {
+      if (firstMeasuredSeq === Number.POSITIVE_INFINITY) firstMeasuredSeq = seq;
+      counts.sent++;
+      lastActivity = now;
+      if (requests !== null && counts.sent >= requests) stop('requests');
+    }
+    inFlight.push(due);
+    socket.send(codec.request(seq), onSent);
+  };
+
+  /** Tops the window up (closed loop) or sends what has fallen due (open loop). */
+  const fill = (): void => {
+    if (!sending) return;
+    const now = performance.now();
+    if (now >= measureEnd) {
+      stop('duration');
+      return;
+    }
+    if (rate === null) {
+      while (sending && inFlight.live < concurrency) sendOne(now, now);
+      return;
+    }
+    // Requests carried over from an earlier turn waited for a free slot: their latency counts
+    // from when they fell due (no coordinated omission). Those due since the last turn count
+    // from now, so the timer's own 1 ms granularity is not charged to the server.
+    let carried = owed;
+    const due = Math.floor(((now - t0) * rate) / 1000);
+    if (due > scheduled) {
+      owed += due - scheduled;
+      scheduled = due;
+    }
+    while (sending && owed > 0 && inFlight.live < concurrency) {
+      const dueAt = carried > 0 ? t0 + (scheduled - owed) * interval : now;
+      carried--;
+      owed--;
+      sendOne(now, dueAt);
+    }
+  };
+
+  const record = (seq: number, sentAt: number, now: number): void => {
+    if (seq < firstMeasuredSeq) return; // a warm-up request
+    counts.replies++;
+    lastActivity = now;
+    histogram.recordValue(Math.max(1, Math.round((now - sentAt) * 1000)));
+  };
+
+  socket.on('message', (data) => {
+    const now = performance.now();
+    const m = codec.match(data);
+    if (m === 'bad') {
+      // A bad reply that names no request is charged to the oldest one in flight.
+      const oldest = inFlight.takeOldest();
+      if (oldest === undefined) counts.late++;
+      else if (oldest.seq >= firstMeasuredSeq) counts.bad++;
+    } else if (typeof m === 'object') {
+      if (inFlight.take(m.bad) === undefined) counts.late++;
+      else if (m.bad >= firstMeasuredSeq) counts.bad++;
+    } else if (m === 'any') {
+      const oldest = inFlight.takeOldest();
+      if (oldest === undefined) counts.late++;
+      else record(oldest.seq, oldest.time, now);
+    } else {
+      const sentAt = inFlight.take(m);
+      if (sentAt === undefined) counts.late++;
+      else record(m, sentAt, now);
+    }
+    fill();
+    if (!sending && inFlight.live === 0) finish();
+  });
+  socket.on('error', () => {
+    counts.errors++; // ICMP port unreachable on a connected socket, or a send error
+  });
+
+  let lastProgress = { at: t0, replies: 0 };
+  const expireLost = (now: number): void => {
+    inFlight.expire(now - timeoutMs, (seq) => {
+      if (seq >= firstMeasuredSeq) counts.lost++;
+    });
+  };
+  const tickMs = Math.max(1, Math.min(rate === null ? 50 : 1, timeoutMs / 4, progressMs));
+  let nextProgress = t0 + progressMs;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    expireLost(now);
+    fill();
+    if (now >= nextProgress) {
+      nextProgress += progressMs;
+      const secs = (now - lastProgress.at) / 1000;
+      onEvent({
+        event: 'progress',
+        time: isoNow(),
+        phase: now < measureStart ? 'warmup' : 'measure',
+        elapsedMs: Math.round(now - measureStart),
+        ...counts,
+        rps: secs > 0 ? Math.round((counts.replies - lastProgress.replies) / secs) : 0,
+      });
+      lastProgress = { at: now, replies: counts.replies };
+    }
+    if (!sending && (inFlight.live === 0 || now >= stoppedAt + timeoutMs)) finish();
+  }, tickMs);
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let finished = false;
+  function finish(): void {
+    if (finished) return;
+    finished = true;
+    resolveDone();
+  }
+  const onAbort = (): void => stop('signal');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) stop('signal'); // aborted while resolving or connecting
+
+  try {
+    fill();
+    await done;
+  } finally {
+    clearInterval(ticker);
+    signal?.removeEventListener('abort', onAbort);
+    socket.close();
+  }
+  expireLost(Number.POSITIVE_INFINITY); // whatever is still in flight after the drain is lost
+  counts.unsent = owed;
+  const elapsedMs = Math.round(Math.max(0, lastActivity - measureStart) * 1000) / 1000;
+  const summary: BenchSummaryEvent = {
+    event: 'summary',
+    time: isoNow(),
+    to,
+    mode: codec.mode,
+    bytes,
+    concurrency,
+    rate,
+    elapsedMs,
+    rps: elapsedMs > 0 ? Math.round((counts.replies * 1000) / elapsedMs) : 0,
+    latencyMs: latencySummary(histogram),
+    stoppedBy,
+    ...counts,
+  };
+  onEvent(summary);
+  return summary;
+}

@@ -1,0 +1,203 @@
+/** `udplab bench HOST PORT`: a bounded load generator for any server that answers each datagram. */
+import type { Command } from 'commander';
+import { parsePort } from '../address.js';
+import { bench, type BenchEvent, type BenchProgressEvent, type LatencySummary } from '../bench.js';
+import type { BaseEvent } from '../events.js';
+import { UsageError } from '../errors.js';
+import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
+import { ep, type Colors } from './output.js';
+import { positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
+import { InvalidArgumentError } from 'commander';
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+function latencyLine(l: LatencySummary): string {
+  const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
+  return `min ${f(l.min)}  p50 ${f(l.p50)}  p90 ${f(l.p90)}  p99 ${f(l.p99)}  p99.9 ${f(l.p999)}  max ${f(l.max)} ms`;
+}
+
+/** The live progress line (TTY only). */
+export function progressLine(e: BenchProgressEvent): string {
+  const phase = e.phase === 'warmup' ? 'warm-up' : `${(e.elapsedMs / 1000).toFixed(0)} s`;
+  return `${phase}: ${int(e.rps)} replies/s, ${int(e.sent)} sent, ${int(e.replies)} replies, ${int(e.lost)} lost, ${int(e.bad)} bad`;
+}
+
+/** Human lines for the bench events (the final table is the `summary`). */
+export function renderBench(event: BaseEvent, c: Colors): string | undefined {
+  const e = event as BenchEvent;
+  switch (e.event) {
+    case 'started': {
+      const load =
+        e.rate === null
+          ? `${e.concurrency} in flight`
+          : `${int(e.rate)} requests/s open loop, at most ${e.concurrency} in flight`;
+      const bound =
+        e.requests === null
+          ? `for ${secs(e.durationMs)}`
+          : `${int(e.requests)} requests (at most ${secs(e.durationMs)})`;
+      const warm = e.warmupMs > 0 ? ` after ${secs(e.warmupMs)} of warm-up` : '';
+      return `Benchmarking ${c.bold(ep(e.to))} from ${ep(e.local)}: ${e.mode} requests of ${e.bytes} bytes, ${load}, ${bound}${warm}`;
+    }
+    case 'summary': {
+      const rows: [string, string][] = [
+        [
+          'Target',
+          `${ep(e.to)} (${e.mode}, ${e.bytes}-byte requests, ${e.concurrency} in flight${e.rate === null ? '' : `, ${int(e.rate)}/s`})`,
+        ],
+        ['Measured', `${secs(e.elapsedMs)} (stopped by ${e.stoppedBy})`],
+        [
+          'Requests',
+          `${int(e.sent)} sent, ${int(e.replies)} replies, ${int(e.lost)} lost, ${int(e.late)} late, ${int(e.bad)} bad, ${int(e.errors)} errors${e.unsent ? `, ${int(e.unsent)} unsent` : ''}`,
+        ],
+        ['Throughput', c.bold(`${int(e.rps)} replies/s`)],
+        ['Latency', latencyLine(e.latencyMs)],
+      ];
+      const lines = rows.map(([k, v]) => `${k.padEnd(11)} ${v}`);
+      if (e.replies === 0)
+        lines.push(
+          c.red('No reply: is a server listening there, and does it answer each datagram?'),
+        );
+      else if (e.lost + e.bad > 0)
+        lines.push(c.yellow(`${int(e.lost + e.bad)} requests got no valid reply`));
+      return lines.join('\n');
+    }
+    default:
+      return undefined;
+  }
+}
+
+function nonNegativeBytes(text: string): number {
+  const v = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || v > 65507) {
+    throw new InvalidArgumentError('expected a whole number of bytes from 0 to 65507');
+  }
+  return v;
+}
+
+function perSecond(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
+    throw new InvalidArgumentError('expected requests per second greater than 0');
+  }
+  return v;
+}
+
+interface BenchOpts {
+  duration?: number;
+  requests?: number;
+  concurrency?: number;
+  size?: number;
+  rate?: number;
+  id?: boolean;
+  keyFile?: string;
+  warmup?: number;
+  timeout?: number;
+  json?: boolean;
+}
+
+/** Defines `udplab bench`. */
+export function defineBench(cmd: Command, ctx: CommandContext): void {
+  withExamples(
+    withCommonOptions(
+      cmd
+        .description(
+          'load a server that answers each datagram (udplab server, the lab’s Python server, an\n' +
+            'echo service) and measure replies per second, latency percentiles (p50, p90, p99,\n' +
+            'p99.9, max) and lost, late and bad replies. Every run is bounded and stops by itself.\n' +
+            'Only load loopback or hosts that are your own: this sends as fast as it can.',
+        )
+        .argument('<host>', 'server address or name (loopback or your own hosts only)')
+        .argument('<port>', 'server port')
+        .option(
+          '-d, --duration <s>',
+          'measure for S seconds (default 10; with --requests, the cap, default 60)',
+          secondsToMs,
+        )
+        .option('-n, --requests <n>', 'stop after N requests', positiveInt)
+        .option(
+          '-c, --concurrency <n>',
+          'requests in flight (default 1; 64 with --rate)',
+          positiveInt,
+        )
+        .option('-s, --size <bytes>', 'request size in bytes (default 32)', nonNegativeBytes)
+        .option(
+          '-r, --rate <r>',
+          'open loop: send R requests a second, latency counted from when each fell due',
+          perSecond,
+        )
+        .option(
+          '--id',
+          'send the request-ID form ("<ID>; xxx…") and match every reply to its request',
+        )
+        .option(
+          '-k, --key-file <file>',
+          'sealed mode: seal every request with this key (udplab keygen); only authentic replies count',
+        )
+        .option('-w, --warmup <s>', 'run S seconds before measuring (default 0)', secondsOrZeroToMs)
+        .option(
+          '-t, --timeout <s>',
+          'a request unanswered after S seconds is lost (default 1)',
+          secondsToMs,
+        ),
+    ),
+    [
+      'udplab bench 127.0.0.1 1060 -d 5 -c 64 -w 1     # throughput: 64 in flight for 5 s',
+      'udplab bench 127.0.0.1 1060 -n 10000            # latency: one at a time, 10,000 requests',
+      'udplab bench 127.0.0.1 1060 -r 20000 -d 5       # open loop at 20,000 requests/s',
+      'udplab bench 127.0.0.1 1060 -c 64 --id --json   # ID mode, JSON summary',
+      'udplab bench 127.0.0.1 1060 -c 64 -k lab.key    # sealed mode (the server runs --key-file lab.key)',
+    ],
+  ).action(async (host: string, portText: string, opts: BenchOpts) => {
+    const port = parsePort(portText, false);
+    if (opts.keyFile !== undefined && opts.id === true) {
+      throw new UsageError('--id and --key-file: sealed requests always carry their own ID');
+    }
+    // Sealed mode: the key and the sealed codec (node:crypto) are loaded only for --key-file.
+    const key =
+      opts.keyFile === undefined
+        ? undefined
+        : await (await import('./keys.js')).loadKeyOption(ctx, opts.keyFile);
+    const codec =
+      key === undefined
+        ? undefined
+        : (await import('../bench-sealed.js')).sealedCodec(key, opts.size ?? 32);
+    const json = opts.json ?? false;
+    const out = openOutput(ctx, json, renderBench);
+    const stderr = ctx.io.stderr;
+    const live = !json && stderr.isTTY === true;
+    let shown = false;
+    const onEvent = (e: BenchEvent): void => {
+      if (e.event === 'progress') {
+        if (json) out.emit(e);
+        else if (live) {
+          stderr.write(`\r\x1b[2K${progressLine(e)}`);
+          shown = true;
+        }
+        return;
+      }
+      if (shown) {
+        stderr.write('\r\x1b[2K');
+        shown = false;
+      }
+      out.emit(e);
+    };
+    const summary = await bench({
+      host,
+      port,
+      ...(opts.duration === undefined ? {} : { durationMs: opts.duration }),
+      ...(opts.requests === undefined ? {} : { requests: opts.requests }),
+      concurrency: opts.concurrency ?? (opts.rate === undefined ? 1 : 64),
+      ...(opts.size === undefined ? {} : { size: opts.size }),
+      ...(opts.rate === undefined ? {} : { rate: opts.rate }),
+      id: opts.id ?? false,
+      ...(codec === undefined ? {} : { codec }),
+      ...(opts.warmup === undefined ? {} : { warmupMs: opts.warmup }),
+      ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
+      onEvent,
+      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+    });
+    out.flush();
+    ctx.exitCode = summary.replies > 0 ? 0 : 1;
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * What `udplab client` does once its arguments are parsed, and how its events read. Kept apart
+ * from the commander definition (client.ts) and free of commander, so that the fast path of
+ * main.ts can run a plain `udplab client HOST PORT` without loading the option parser.
+ */
+import { parsePort } from '../address.js';
+import { nominalWaits } from '../backoff.js';
+import type { ClientEvent, GaveUpEvent } from '../client.js';
+import type { BaseEvent, ErrorEvent } from '../events.js';
+import { isoNow } from '../events.js';
+import { rngFor } from '../rng.js';
+import { requestSeries, type SeriesSummaryEvent } from '../series.js';
+import { ErrorCodes, UsageError } from '../errors.js';
+import { isValidId } from '../wire/text.js';
+import { openOutput, type CommandContext } from './context.js';
+import { ep, formatMs, quote, type Colors } from './output.js';
+
+const GIVE_UP_CAUSES = [
+  'the server is not running (or crashed)',
+  'the request or the reply was lost on the way',
+  'wrong server address or port',
+  'a firewall drops the datagrams',
+  'the server is bound to another interface (e.g. 127.0.0.1 while you sent to an external address)',
+  'the server runs sealed (--key-file) and answers only datagrams sealed with its key',
+];
+
+/** The key-mismatch causes a sealed client lists first when it gives up. */
+function keyCauses(e: GaveUpEvent): string[] {
+  if (e.keyId === undefined) return [];
+  const lines: string[] = [];
+  if ((e.notSealed ?? 0) > 0)
+    lines.push(
+      `  - the server answered in plain text (${String(e.notSealed)} ignored): it runs without --key-file`,
+    );
+  lines.push(
+    `  - a key mismatch: this client's key ID is ${e.keyId}; a sealed server with another key answers nothing` +
+      ((e.forged ?? 0) > 0 ? ` (${String(e.forged)} replies did not authenticate)` : '') +
+      ' — compare with the key ID on the server’s "Sealed:" line',
+  );
+  return lines;
+}
+
+/** Human lines for the client's events. */
+export function renderClient(event: BaseEvent, c: Colors): string | undefined {
+  const e = event as ClientEvent | SeriesSummaryEvent;
+  switch (e.event) {
+    case 'bound':
+      return e.address === '0.0.0.0' || e.address === '::'
+        ? `The OS assigned this client the address ${c.bold(ep(e))} (all addresses: the socket is not connected, anyone can send to it)`
+        : `The OS assigned this client the address ${c.bold(ep(e))}`;
+    case 'sent': {
+      const what = e.sealed ? `${e.bytes} sealed bytes` : `${e.bytes} bytes`;
+      return e.attempt === 1
+        ? `Sent ${what} to ${ep(e.to)}${e.id === undefined ? '' : ` with request ID ${e.id}`}`
+        : c.yellow(`Retransmission: attempt ${e.attempt}, sent ${what} to ${ep(e.to)}`);
+    }
+    case 'timeout':
+      return c.yellow(
+        `No reply to attempt ${e.attempt} after ${formatMs(e.waitedMs)}; ` +
+          (e.nextWaitMs !== null
+            ? `retransmitting and waiting ${formatMs(e.nextWaitMs)}`
+            : e.lastBecause === 'attempts'
+              ? `that was the last of the attempts allowed (--attempts ${e.attempt}): giving up`
+              : 'the next wait would pass the limit (--max-delay): giving up'),
+      );
+    case 'refused':
+      return c.yellow(
+        `Port unreachable (ICMP): nothing listens at ${ep(e.from)} — attempt ${e.attempt} failed, keeping to the schedule`,
+      );
+    case 'received': {
+      const who = e.fromServer
+        ? `The server ${ep(e.from)}`
+        : c.red(`NOT the server: ${ep(e.from)}`);
+      const tries = e.attempt === 1 ? '1 attempt' : `${e.attempt} attempts`;
+      return `${who} replied ${quote(e.text)} (rtt ${formatMs(e.rttMs)}, ${tries}${e.sealed ? ', sealed and authenticated' : ''})`;
+    }
+    case 'ignored':
+      return c.dim(`Ignored ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): ${quote(e.text)}`);
+    case 'gave-up':
+      return [
+        c.red(
+          `Cannot receive data from server: no reply after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`,
+        ),
+        'Likely causes:',
+        ...keyCauses(e),
+        ...GIVE_UP_CAUSES.map((x) => `  - ${x}`),
+      ].join('\n');
+    case 'summary': {
+      const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
+      return [
+        `${e.sent} requests sent, ${e.answered} answered, ${e.failed} failed, ${e.lossPercent.toFixed(1)}% loss, ${e.retransmissions} retransmissions${e.duplicates ? `, ${e.duplicates} late duplicates` : ''}`,
+        `rtt min/avg/max/mdev = ${f(e.rttMinMs)}/${f(e.rttAvgMs)}/${f(e.rttMaxMs)}/${f(e.rttMdevMs)} ms, p50 ${f(e.rttP50Ms)} ms, p99 ${f(e.rttP99Ms)} ms`,
+      ].join('\n');
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The options of `udplab client`, parsed (times in milliseconds). */
+export interface ClientOpts {
+  message?: string;
+  timeout?: number;
+  maxDelay?: number;
+  attempts?: number;
+  jitter?: number;
+  seed?: number;
+  id?: boolean | string;
+  promiscuous?: boolean;
+  count?: number;
+  interval?: number;
+  json?: boolean;
+  keyFile?: string;
+}
+
+/** Runs `udplab client HOST PORT` with parsed options; sets `ctx.exitCode`. */
+export async function runClient(
+  host: string,
+  portText: string,
+  opts: ClientOpts,
+  ctx: CommandContext,
+): Promise<void> {
+  const port = parsePort(portText, false);
+  if (typeof opts.id === 'string' && !isValidId(opts.id)) {
+    throw new UsageError(`invalid request ID '${opts.id}': expected 1 to 20 decimal digits`);
+  }
+  const backoff = {
+    ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
+    ...(opts.maxDelay === undefined ? {} : { maxDelayMs: opts.maxDelay }),
+    ...(opts.attempts === undefined ? {} : { attempts: opts.attempts }),
+    ...(opts.jitter === undefined ? {} : { jitter: opts.jitter }),
+  };
+  nominalWaits(backoff); // validates before any socket opens
+  if (opts.keyFile !== undefined && typeof opts.id === 'string') {
+    if (BigInt(opts.id) >= 2n ** 64n)
+      throw new UsageError(`invalid request ID '${opts.id}': sealed IDs are at most 2^64 − 1`);
+    // A sealed server answers an ID once per window: every later request with it is a replay.
+    if ((opts.count ?? 1) > 1)
+      throw new UsageError('--id with --key-file names one request: drop --id or --count');
+  }
+  // keys.ts (node:crypto, fs/promises) is loaded only for --key-file: plain runs start faster.
+  const key =
+    opts.keyFile === undefined
+      ? undefined
+      : await (await import('./keys.js')).loadKeyOption(ctx, opts.keyFile);
+  const out = openOutput(ctx, opts.json ?? false, renderClient);
+  const count = opts.count ?? 1;
+  const summary = await requestSeries({
+    host,
+    port,
+    ...backoff,
+    rng: rngFor(opts.seed),
+    ...(opts.message === undefined ? {} : { message: opts.message }),
+    ...(opts.id === undefined ? {} : { id: opts.id }),
+    promiscuous: opts.promiscuous ?? false,
+    ...(key === undefined ? {} : { key }),
+    count,
+    ...(opts.interval === undefined ? {} : { intervalMs: opts.interval }),
+    onEvent: count > 1 ? out.emit : (e) => e.event !== 'summary' && out.emit(e),
+    ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+  });
+  if (count === 1 && summary.answered === 0 && ctx.io.signal?.aborted) {
+    out.emit({
+      event: 'error',
+      time: isoNow(),
+      code: ErrorCodes.ABORTED,
+      message: 'interrupted before a reply came',
+    } as ErrorEvent);
+  }
+  out.flush();
+  ctx.exitCode = summary.answered > 0 ? 0 : 1;
+}

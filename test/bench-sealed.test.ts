@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { bench, createServer } from '../src/index.js';
+import { sealedCodec } from '../src/bench-sealed.js';
+import { SealKey, writeKeyFile } from '../src/keys.js';
+import { runCli } from './helpers.js';
+
+async function server(
+  t: { after: (fn: () => unknown) => void },
+  key: SealKey | undefined,
+): Promise<number> {
+  const s = await createServer({
+    host: '127.0.0.1',
+    port: 0,
+    perDatagramEvents: false,
+    ...(key === undefined ? {} : { key }),
+  });
+  t.after(() => s.close());
+  return s.address.port;
+}
+
+test('sealed mode: every request sealed, every authentic reply matched to its request', async (t) => {
+  const key = SealKey.generate();
+  const port = await server(t, key);
+  const s = await bench({
+    host: '127.0.0.1',
+    port,
+    requests: 200,
+    concurrency: 8,
+    codec: sealedCodec(key, 32),
+  });
+  assert.deepEqual(
+    { mode: s.mode, bytes: s.bytes, sent: s.sent, replies: s.replies, bad: s.bad, lost: s.lost },
+    { mode: 'sealed', bytes: 32 + 49, sent: 200, replies: 200, bad: 0, lost: 0 },
+  );
+});
+
+test('sealed mode: a plain server’s replies are bad; a server with another key answers nothing', async (t) => {
+  const key = SealKey.generate();
+  const plain = await server(t, undefined);
+  const s1 = await bench({
+    host: '127.0.0.1',
+    port: plain,
+    requests: 20,
+    codec: sealedCodec(key, 8),
+  });
+  // The plain server answers the sealed bytes as text: not sealed, so every reply is bad.
+  assert.deepEqual({ replies: s1.replies, bad: s1.bad }, { replies: 0, bad: 20 });
+  const other = await server(t, SealKey.generate());
+  const s2 = await bench({
+    host: '127.0.0.1',
+    port: other,
+    requests: 5,
+    timeoutMs: 30,
+    codec: sealedCodec(key, 8),
+  });
+  assert.deepEqual(
+    { replies: s2.replies, lost: s2.lost, bad: s2.bad },
+    { replies: 0, lost: 5, bad: 0 },
+  );
+});
+
+test('CLI --key-file: sealed run; --id with --key-file is a usage error', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'udplab-bench-key-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const key = SealKey.generate();
+  const file = join(dir, 'lab.key');
+  await writeKeyFile(file, key);
+  const port = await server(t, key);
+  const ok = await runCli([
+    'bench',
+    '127.0.0.1',
+    String(port),
+    '-n',
+    '50',
+    '-c',
+    '4',
+    '-k',
+    file,
+    '--json',
+  ]);
+  assert.equal(ok.code, 0, ok.stderr.text);
+  const summary = ok.stdout.events().find((e) => e.event === 'summary');
+  assert.deepEqual(
+    { mode: summary?.mode, replies: summary?.replies, bad: summary?.bad },
+    { mode: 'sealed', replies: 50, bad: 0 },
+  );
+  const both = await runCli(['bench', '127.0.0.1', String(port), '--id', '-k', file]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr.text, /--id and --key-file/);
+});

@@ -1,0 +1,340 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type dgram from 'node:dgram';
+import { bench, createServer, type BenchEvent, type BenchSummaryEvent } from '../src/index.js';
+import { latencySummary, newHistogram } from '../src/bench-latency.js';
+import { InFlight } from '../src/bench-window.js';
+import { main } from '../src/cli/main.js';
+import { Capture, freePort, rawSocket, runCli, spawnUdplab } from './helpers.js';
+
+async function labServer(t: { after: (fn: () => unknown) => void }): Promise<number> {
+  const server = await createServer({ host: '127.0.0.1', port: 0, perDatagramEvents: false });
+  t.after(() => server.close());
+  return server.address.port;
+}
+
+/** A scripted server: `answer(request)` returns the reply, a delay and reply, or nothing. */
+async function scriptedServer(
+  t: { after: (fn: () => unknown) => void },
+  answer: (req: Buffer) => string | [number, string] | undefined,
+): Promise<number> {
+  const s: dgram.Socket = await rawSocket();
+  t.after(() => s.close());
+  const timers: NodeJS.Timeout[] = [];
+  t.after(() => timers.forEach(clearTimeout));
+  s.on('message', (req, rinfo) => {
+    const a = answer(req);
+    if (a === undefined) return;
+    if (typeof a === 'string') s.send(a, rinfo.port, rinfo.address);
+    else timers.push(setTimeout(() => s.send(a[1], rinfo.port, rinfo.address), a[0]));
+  });
+  return s.address().port;
+}
+
+function assertConsistent(s: BenchSummaryEvent): void {
+  assert.equal(
+    s.sent,
+    s.replies + s.lost + s.bad,
+    'every measured request is answered, lost or bad',
+  );
+  const l = s.latencyMs;
+  if (s.replies > 0) {
+    const order = [l.min, l.p50, l.p90, l.p99, l.p999, l.max];
+    for (const v of order) assert.ok(typeof v === 'number' && v > 0, `latency ${String(v)}`);
+    const nums = order as number[];
+    for (let i = 1; i < nums.length; i++) {
+      assert.ok((nums[i] ?? 0) >= (nums[i - 1] ?? 0), `percentiles in order: ${nums.join(' ')}`);
+    }
+  }
+}
+
+test('plain mode: N requests against udplab server, all answered, counts exact', async (t) => {
+  const port = await labServer(t);
+  const events: BenchEvent[] = [];
+  const s = await bench({
+    host: '127.0.0.1',
+    port,
+    requests: 300,
+    concurrency: 8,
+    onEvent: (e) => events.push(e),
+  });
+  assert.equal(s.stoppedBy, 'requests');
+  assert.deepEqual(
+    { sent: s.sent, replies: s.replies, lost: s.lost, late: s.late, bad: s.bad, mode: s.mode },
+    { sent: 300, replies: 300, lost: 0, late: 0, bad: 0, mode: 'plain' },
+  );
+  assertConsistent(s);
+  assert.ok(s.rps > 0);
+  assert.deepEqual(
+    events.map((e) => e.event).filter((e) => e !== 'progress'),
+    ['started', 'summary'],
+  );
+});
+
+test('id mode: every reply is matched to its own request', async (t) => {
+  const port = await labServer(t);
+  const s = await bench({ host: '127.0.0.1', port, requests: 200, concurrency: 4, id: true });
+  assert.deepEqual(
+    { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, mode: s.mode, bytes: s.bytes },
+    { sent: 200, replies: 200, lost: 0, bad: 0, mode: 'id', bytes: 32 },
+  );
+  assertConsistent(s);
+});
+
+test('id mode: exact lost, late and bad counts against a scripted server', async (t) => {
+  // Request k: k % 5 == 0 no reply (lost); k % 7 == 0 a wrong text (bad); k == 3 answered
+  // after 150 ms, past the 40 ms timeout (lost, then late). Requests 1..35, one at a time.
+  const port = await scriptedServer(t, (req) => {
+    const id = /^(\d+); /.exec(req.toString('latin1'))?.[1] ?? '';
+    const k = Number(id);
+    const good = `${id}; I received from you a message of ${req.length} bytes`;
+    if (k % 5 === 0) return undefined;
+    if (k % 7 === 0) return `${id}; I received from you a message of 1 bytes`;
+    if (k === 3) return [150, good];
+    return good;
+  });
+  const s = await bench({
+    host: '127.0.0.1',
+    port,
+    requests: 35,
+    concurrency: 1,
+    id: true,
+    timeoutMs: 40,
+  });
+  // lost: 5 10 15 20 25 30 35 and 3; bad: 7 14 21 28; late: the reply to 3.
+  assert.deepEqual(
+    { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, late: s.late },
+    { sent: 35, replies: 23, lost: 8, bad: 4, late: 1 },
+  );
+  assertConsistent(s);
+});
+
+test('plain mode: replies with the wrong text are bad; percentiles see slow replies', async (t) => {
+  // Every 10th request is answered 30 ms late, every 25th with the wrong length.
+  let n = 0;
+  const port = await scriptedServer(t, (req) => {
+    n++;
+    if (n % 25 === 0) return 'I received from you a message of 999 bytes';
+    const good = `I received from you a message of ${req.length} bytes`;
+    return n % 10 === 0 ? [30, good] : good;
+  });
+  const s = await bench({ host: '127.0.0.1', port, requests: 100, size: 10, timeoutMs: 2000 });
+  assert.deepEqual(
+    { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, bytes: s.bytes },
+    { sent: 100, replies: 96, lost: 0, bad: 4, bytes: 10 },
+  );
+  assertConsistent(s);
+  // 10 of 96 replies waited ≥ 30 ms (a lower bound set by the peer's timer, not a speed claim).
+  assert.ok((s.latencyMs.p99 ?? 0) >= 29.9 && (s.latencyMs.max ?? 0) >= 29.9, 'slow tail seen');
+});
+
+test('a duration run stops by itself; the warm-up is not counted', async (t) => {
+  const port = await labServer(t);
+  const events: BenchEvent[] = [];
+  const s = await bench({
+    host: '127.0.0.1',
+    port,
+    durationMs: 250,
+    warmupMs: 150,
+    concurrency: 4,
+    progressIntervalMs: 20,
+    onEvent: (e) => events.push(e),
+  });
+  assert.equal(s.stoppedBy, 'duration');
+  assert.ok(s.elapsedMs >= 100 && s.elapsedMs <= 5000, `elapsed ${s.elapsedMs}`);
+  assert.equal(s.lost, 0);
+  assertConsistent(s);
+  const progress = events.filter((e) => e.event === 'progress');
+  assert.ok(progress.some((e) => e.phase === 'warmup'));
+  assert.ok(progress.some((e) => e.phase === 'measure'));
+  // Counters never run backwards and the warm-up sends nothing into them.
+  for (const p of progress) if (p.phase === 'warmup') assert.equal(p.sent, 0);
+});
+
+test('open loop never sends faster than --rate', async (t) => {
+  const port = await labServer(t);
+  const s = await bench({ host: '127.0.0.1', port, rate: 1000, durationMs: 200, concurrency: 16 });
+  // The schedule allows at most rate × (duration + one tick) requests.
+  assert.ok(s.sent > 0 && s.sent <= 1000 * 0.2 + 2, `sent ${s.sent}`);
+  assert.equal(s.rate, 1000);
+  assertConsistent(s);
+});
+
+test('an abort ends the run early with a summary', async (t) => {
+  const port = await labServer(t);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error('SIGINT')), 100);
+  const s = await bench({
+    host: '127.0.0.1',
+    port,
+    durationMs: 60_000,
+    concurrency: 2,
+    signal: controller.signal,
+  });
+  assert.equal(s.stoppedBy, 'signal');
+  assert.ok(s.replies > 0);
+  assertConsistent(s);
+});
+
+test('nothing listening: every request lost, exit code 1', async () => {
+  const port = await freePort();
+  const { code, stdout } = await runCli([
+    'bench',
+    '127.0.0.1',
+    String(port),
+    '-n',
+    '3',
+    '-t',
+    '0.05',
+    '--json',
+  ]);
+  assert.equal(code, 1);
+  const summary = stdout.events().find((e) => e.event === 'summary');
+  assert.equal(summary?.replies, 0);
+  assert.equal(summary?.lost, 3);
+});
+
+test('CLI --json: started and summary events with the documented fields', async (t) => {
+  const port = await labServer(t);
+  const { code, stdout } = await runCli([
+    'bench',
+    '127.0.0.1',
+    String(port),
+    '-n',
+    '100',
+    '-c',
+    '4',
+    '--json',
+  ]);
+  assert.equal(code, 0);
+  const events = stdout.events();
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['started', 'summary'],
+  );
+  const summary = events[1] ?? {};
+  assert.deepEqual(Object.keys(summary).sort(), [
+    'bad',
+    'bytes',
+    'concurrency',
+    'elapsedMs',
+    'errors',
+    'event',
+    'late',
+    'latencyMs',
+    'lost',
+    'mode',
+    'rate',
+    'replies',
+    'rps',
+    'sent',
+    'stoppedBy',
+    'time',
+    'to',
+    'unsent',
+  ]);
+  assert.deepEqual(Object.keys(summary.latencyMs as object).sort(), [
+    'max',
+    'mean',
+    'min',
+    'p50',
+    'p90',
+    'p99',
+    'p999',
+  ]);
+});
+
+test('CLI human output: the final table', async (t) => {
+  const port = await labServer(t);
+  const { code, stdout } = await runCli(['bench', '127.0.0.1', String(port), '-n', '50', '--id']);
+  assert.equal(code, 0);
+  assert.match(stdout.text, /^Benchmarking 127\.0\.0\.1:\d+ .*id requests of 32 bytes/m);
+  assert.match(stdout.text, /^Requests +50 sent, 50 replies, 0 lost, 0 late, 0 bad/m);
+  assert.match(stdout.text, /^Throughput +[\d,]+ replies\/s/m);
+  assert.match(
+    stdout.text,
+    /^Latency +min [\d.]+ +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+ ms/m,
+  );
+});
+
+test('CLI usage errors exit 2 before any datagram', async () => {
+  for (const args of [
+    ['-s', '70000'],
+    ['-c', '0'],
+    ['--id', '-s', '5'],
+    ['-r', '-3'],
+    ['-d', '0'],
+  ]) {
+    const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr.text}`);
+  }
+});
+
+test('InFlight: lookup by sequence number, tombstones, expiry of a prefix, growth', () => {
+  const w = new InFlight();
+  for (let i = 0; i < 100; i++) w.push(i); // seq 1..100 sent at times 0..99
+  assert.equal(w.live, 100);
+  assert.equal(w.take(50), 49);
+  assert.equal(w.take(50), undefined, 'already answered');
+  assert.equal(w.take(101), undefined, 'never sent');
+  assert.deepEqual(w.takeOldest(), { seq: 1, time: 0 });
+  const expired: number[] = [];
+  w.expire(10, (seq) => expired.push(seq));
+  assert.deepEqual(expired, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.equal(w.take(5), undefined, 'given up');
+  assert.equal(w.live, 100 - 12);
+  assert.equal(w.nextSeq, 101);
+  w.expire(Number.POSITIVE_INFINITY, () => undefined);
+  assert.equal(w.live, 0);
+  assert.equal(w.takeOldest(), undefined);
+});
+
+test('the real process stops by itself after --duration and prints the table', async (t) => {
+  const port = await labServer(t);
+  const p = spawnUdplab(['bench', '127.0.0.1', String(port), '-d', '0.3', '-w', '0.1', '-c', '4']);
+  t.after(() => p.child.kill());
+  assert.equal(await p.exited, 0, p.stderr());
+  assert.match(p.stdout(), /^Measured +0\.\d+ s \(stopped by duration\)/m);
+  assert.match(p.stdout(), /^Throughput +[\d,]+ replies\/s/m);
+  assert.equal(p.stderr(), '', 'no progress line when stderr is not a terminal');
+});
+
+test('on a terminal: a live progress line on stderr, cleared before the table', async (t) => {
+  const port = await labServer(t);
+  const stdout = new Capture();
+  const stderr = new Capture();
+  stderr.isTTY = true;
+  const code = await main(['bench', '127.0.0.1', String(port), '-d', '1.1', '-c', '2'], {
+    stdout,
+    stderr,
+    env: {},
+  });
+  assert.equal(code, 0);
+  // One progress event a second: "1 s: N replies/s, …", rewritten in place with \r.
+  const clear = '\r\x1b[2K';
+  assert.ok(stderr.text.startsWith(`${clear}1 s: `), JSON.stringify(stderr.text));
+  assert.match(
+    stderr.text.slice(clear.length),
+    /^1 s: [\d,]+ replies\/s, [\d,]+ sent, [\d,]+ replies, 0 lost, 0 bad/,
+  );
+  assert.ok(stderr.text.endsWith('\r\x1b[2K'), 'the line is cleared at the end');
+  assert.doesNotMatch(stdout.text, /replies\/s, [\d,]+ sent/, 'progress never goes to stdout');
+});
+
+test('latency percentiles from the HDR histogram: exact to its 3 significant digits', async () => {
+  const h = await newHistogram();
+  // 1 000 latencies of 1 µs … 1 000 µs: the q-quantile is q × 1 ms (nearest rank).
+  for (let us = 1; us <= 1000; us++) h.recordValue(us);
+  const l = latencySummary(h);
+  const near = (actual: number | null, expected: number): boolean =>
+    actual !== null && Math.abs(actual - expected) <= expected * 0.001 + 0.001;
+  assert.ok(near(l.min, 0.001), `min ${String(l.min)}`);
+  assert.ok(near(l.p50, 0.5), `p50 ${String(l.p50)}`);
+  assert.ok(near(l.p90, 0.9), `p90 ${String(l.p90)}`);
+  assert.ok(near(l.p99, 0.99), `p99 ${String(l.p99)}`);
+  assert.ok(near(l.p999, 0.999), `p99.9 ${String(l.p999)}`);
+  assert.ok(near(l.max, 1), `max ${String(l.max)}`);
+  assert.ok(near(l.mean, 0.5005), `mean ${String(l.mean)}`);
+  const empty = latencySummary(await newHistogram());
+  assert.deepEqual(Object.values(empty), [null, null, null, null, null, null, null]);
+});
