@@ -98,18 +98,30 @@ function udplabHas(command, flag) {
  * `modes` says which loads it answers, `available()` skips it (with the reason) when a feature
  * has not landed yet.
  */
+/** `--backend dgram` once the server has backends (a build before them has no such option). */
+function dgramBackend() {
+  return udplabHas('server', '--backend') ? ['--backend', 'dgram'] : [];
+}
+
 const SERVERS = [
   {
     name: 'udplab',
-    what: 'udplab server, a line per datagram (stdout → /dev/null)',
-    argv: (p) => [process.execPath, bin, 'server', HOST, p],
+    what: 'udplab server --backend dgram, a line per datagram (stdout → /dev/null)',
+    argv: (p) => [process.execPath, bin, 'server', HOST, p, ...dgramBackend()],
     modes: ['plain', 'id'],
   },
   {
     name: 'udplab-quiet',
-    what: 'udplab server --quiet',
-    argv: (p) => [process.execPath, bin, 'server', HOST, p, '--quiet'],
+    what: 'udplab server --backend dgram --quiet',
+    argv: (p) => [process.execPath, bin, 'server', HOST, p, ...dgramBackend(), '--quiet'],
     modes: ['plain', 'id'],
+  },
+  {
+    name: 'udplab-native-print',
+    what: 'udplab server --backend native, a line per datagram (stdout → /dev/null)',
+    argv: (p) => [process.execPath, bin, 'server', HOST, p, '--backend', 'native'],
+    modes: ['plain'],
+    available: () => udplabHas('server', '--backend') || 'no --backend option yet',
   },
   {
     name: 'udplab-native',
@@ -120,7 +132,7 @@ const SERVERS = [
   },
   {
     name: 'udplab-sealed',
-    what: 'udplab server --key-file K --quiet (sealed datagrams)',
+    what: 'udplab server --backend dgram --key-file K --quiet (sealed datagrams)',
     // A 1 s window and a large replay cache: at full speed the default cache (65,536 IDs kept for
     // 30 s) fills within a second and the server then refuses new requests (fail closed).
     argv: (p) => [
@@ -132,6 +144,52 @@ const SERVERS = [
       '--key-file',
       sealedKey(),
       '--quiet',
+      ...dgramBackend(),
+      '--window',
+      '1',
+      '--replay-cache',
+      '400000',
+    ],
+    modes: ['sealed'],
+    // It answers only sealed requests: ready when a sealed `udplab client` gets its reply.
+    ready: async (p) => {
+      for (let i = 0; i < 50; i++) {
+        const r = spawnSync(process.execPath, [
+          bin,
+          'client',
+          HOST,
+          p,
+          '-k',
+          sealedKey(),
+          '-t',
+          '0.05',
+          '-a',
+          '1',
+        ]);
+        if (r.status === 0) return;
+      }
+      throw new Error(`the sealed server on ${HOST}:${p} does not answer`);
+    },
+    available: () =>
+      (udplabHas('server', '--key-file') && udplabHas('bench', '--key-file')) ||
+      'sealed mode has not landed (server and bench --key-file)',
+  },
+  {
+    name: 'udplab-sealed-native',
+    what: 'udplab server --backend native --key-file K --quiet (sealed datagrams)',
+    // A 1 s window and a large replay cache: at full speed the default cache (65,536 IDs kept for
+    // 30 s) fills within a second and the server then refuses new requests (fail closed).
+    argv: (p) => [
+      process.execPath,
+      bin,
+      'server',
+      HOST,
+      p,
+      '--key-file',
+      sealedKey(),
+      '--quiet',
+      '--backend',
+      'native',
       '--window',
       '1',
       '--replay-cache',
@@ -536,6 +594,9 @@ if (sealed) {
     '| server | replies/s | server CPU | replies per CPU-second |',
     '|---|---:|---:|---:|',
     row(sealed.name, SEALED_LOAD),
+    ...(servers.some((x) => x.name === 'udplab-sealed-native')
+      ? [row('udplab-sealed-native', SEALED_LOAD)]
+      : []),
     row('udplab-quiet', 'udplab-bench'),
     '',
   );
@@ -596,6 +657,36 @@ lines.push(
   `| \`udplab bench\` ≥ 0.8× udpload against the C server | ${ratio(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad))} | – | ${verdict(check(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 0.8))} |`,
   '',
 );
+if (servers.some((x) => x.name === 'udplab-native')) {
+  lines.push(
+    '### Targets (issue 8, native backend)',
+    '',
+    '| target | replies/s | per CPU-second | verdict |',
+    '|---|---:|---:|---|',
+    serverTarget(
+      'native, printing ≥ 2.0× the printing Python server',
+      'udplab-native-print',
+      'py-print',
+      2.0,
+    ),
+    serverTarget(
+      'native, printing ≥ 0.8× the C recvmmsg server',
+      'udplab-native-print',
+      'c-mmsg',
+      0.8,
+    ),
+    serverTarget('native `--quiet` ≥ 0.85× the C recvmmsg server', 'udplab-native', 'c-mmsg', 0.85),
+    servers.some((x) => x.name === 'udplab-sealed-native') && sealed
+      ? pairTarget(
+          'native sealed ≥ 1.5× dgram sealed',
+          ['udplab-sealed-native', SEALED_LOAD],
+          [sealed.name, SEALED_LOAD],
+          1.5,
+        )
+      : '| native sealed ≥ 1.5× dgram sealed | not measured | – | – |',
+    '',
+  );
+}
 if (skipped.length > 0) lines.push(`Not measured: ${skipped.join('; ')}.`, '');
 
 const table = lines.join('\n');

@@ -18,6 +18,7 @@ import {
 } from './server-core.js';
 
 export { bindSocket } from './backend/dgram.js';
+import { checkBindPort } from './backend/dgram.js';
 export type { BackendChoice, BackendName } from './backend/types.js';
 
 /**
@@ -98,6 +99,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
   if (!(Number.isInteger(sendQueueLimit) && sendQueueLimit >= 1)) {
     throw new RangeError('sendQueueLimit must be an integer ≥ 1');
   }
+  checkBindPort(options.port ?? 0); // before the native backend, which has its own bind
   options.signal?.throwIfAborted();
   const resolved = await resolveHost(options.host ?? '');
   const events: CoreEvent[] = [];

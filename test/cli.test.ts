@@ -218,7 +218,7 @@ test('the real process: server prints per datagram, SIGINT prints the summary an
   await p.waitFor(/The client at 127\.0\.0\.1:\d+ says "hello there" \(11 bytes\)/);
   p.child.kill('SIGINT');
   assert.equal(await p.exited, 0);
-  assert.match(p.stdout(), /Received 1 datagrams, replied to 1, dropped 0/);
+  assert.match(p.stdout(), /Received 1 datagram, replied to 1, dropped 0/);
   assert.equal(p.stderr(), '');
 });
 
@@ -425,4 +425,26 @@ test('client: Ctrl-C before the reply says so (exit 1); during --count the reque
   } finally {
     silent.close();
   }
+});
+
+test('server: a long payload is cut in the human line (whole in JSON); bad library ports are RangeErrors', async (t) => {
+  const { renderServer } = await import('../src/cli/server.js');
+  const pc = (await import('picocolors')).default.createColors(false);
+  const line = renderServer(
+    {
+      event: 'message',
+      time: '',
+      from: { address: '127.0.0.1', port: 1 },
+      bytes: 3000,
+      text: 'y'.repeat(3000),
+    } as never,
+    pc,
+  );
+  assert.ok(line !== undefined && line.length < 300, line);
+  assert.match(line, /y…" \(3000 bytes\)$/);
+  for (const port of [70000, -1, 1.5]) {
+    await assert.rejects(createServer({ host: '127.0.0.1', port }), RangeError);
+  }
+  const s = await createServer({ host: '127.0.0.1' });
+  t.after(() => s.close());
 });

@@ -15,6 +15,7 @@ export function bindSocket(
   port: number,
   reuse = false,
 ): Promise<dgram.Socket> {
+  checkBindPort(port);
   const socket = dgram.createSocket({ type: family, reuseAddr: reuse });
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -72,4 +73,14 @@ export async function openDgramBackend(options: BackendOptions): Promise<SocketB
     },
     close: () => (closing ??= new Promise<void>((resolve) => socket.close(resolve))),
   };
+}
+
+/**
+ * A port to bind: an integer from 0 (the OS chooses) to 65535. dgram would silently wrap 70000
+ * to 4464 and −1 to 65535, so it is checked here. @throws RangeError naming the port.
+ */
+export function checkBindPort(port: number): void {
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new RangeError(`port must be an integer from 0 to 65535 (got ${port})`);
+  }
 }

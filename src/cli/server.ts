@@ -49,6 +49,14 @@ function backendChoice(text: string): BackendChoice {
   return choice;
 }
 
+/** The most characters of a payload a human line shows (JSON events carry it whole). */
+const SHOWN_CHARS = 200;
+
+/** A long payload cut for a terminal line: `first 200 characters…`. */
+function clip(text: string): string {
+  return text.length <= SHOWN_CHARS ? text : `${text.slice(0, SHOWN_CHARS)}…`;
+}
+
 /** Human lines for the server's events. */
 export function renderServer(event: BaseEvent, c: Colors): string | undefined {
   const e = event as ServerEvent;
@@ -59,7 +67,7 @@ export function renderServer(event: BaseEvent, c: Colors): string | undefined {
       return extra === undefined ? line : `${line}\n${extra}`;
     }
     case 'message':
-      return `The client at ${c.cyan(ep(e.from))} says ${quote(e.text)} (${e.bytes} bytes${e.id === undefined ? '' : `, id ${e.id}`}${e.sealed ? `, sealed, attempt ${String(e.attempt)}` : ''})`;
+      return `The client at ${c.cyan(ep(e.from))} says ${quote(clip(e.text))} (${e.bytes} bytes${e.id === undefined ? '' : `, id ${e.id}`}${e.sealed ? `, sealed, attempt ${String(e.attempt)}` : ''})`;
     case 'rejected':
       return c.yellow(`Rejected ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): no reply`);
     case 'retransmission':
@@ -69,7 +77,7 @@ export function renderServer(event: BaseEvent, c: Colors): string | undefined {
     case 'dropped':
       return c.yellow(`Dropped packet from ${ep(e.from)}`);
     case 'summary': {
-      let line = `Received ${e.received} datagrams, replied to ${e.replied}, dropped ${e.dropped}${e.sendFailed ? `, ${e.sendFailed} replies failed to send` : ''}`;
+      let line = `Received ${e.received} datagram${e.received === 1 ? '' : 's'}, replied to ${e.replied}, dropped ${e.dropped}${e.sendFailed ? `, ${e.sendFailed} replies failed to send` : ''}`;
       if (e.rejected) line += `, rejected ${e.rejected} (${rejectedSummary(e.rejectedBy)})`;
       if (e.retransmissions)
         line += `, ${e.retransmissions} retransmission${e.retransmissions === 1 ? '' : 's'} answered again`;
