@@ -103,6 +103,48 @@ function dgramBackend() {
   return udplabHas('server', '--backend') ? ['--backend', 'dgram'] : [];
 }
 
+/**
+ * A sealed-mode server row on one backend. A 1 s window and a large replay cache: at full speed
+ * the default cache (65,536 IDs kept for 30 s) fills within a second and the server then refuses
+ * new requests (fail closed).
+ */
+function sealedServer(name, backend) {
+  const backendArgs = backend === 'dgram' ? dgramBackend() : ['--backend', backend];
+  return {
+    name,
+    what: `udplab server --backend ${backend} --key-file K --quiet (sealed datagrams)`,
+    argv: (p) => [
+      process.execPath,
+      bin,
+      'server',
+      HOST,
+      p,
+      '--key-file',
+      sealedKey(),
+      '--quiet',
+      ...backendArgs,
+      '--window',
+      '1',
+      '--replay-cache',
+      '400000',
+    ],
+    modes: ['sealed'],
+    // It answers only sealed requests: ready when a sealed `udplab client` gets its reply.
+    ready: async (p) => {
+      for (let i = 0; i < 50; i++) {
+        const args = [bin, 'client', HOST, p, '-k', sealedKey(), '-t', '0.05', '-a', '1'];
+        if (spawnSync(process.execPath, args).status === 0) return;
+      }
+      throw new Error(`the sealed server on ${HOST}:${p} does not answer`);
+    },
+    available: () =>
+      (udplabHas('server', '--key-file') &&
+        udplabHas('bench', '--key-file') &&
+        (backend === 'dgram' || udplabHas('server', '--backend'))) ||
+      'sealed mode or the backend has not landed',
+  };
+}
+
 const SERVERS = [
   {
     name: 'udplab',
@@ -130,95 +172,8 @@ const SERVERS = [
     modes: ['plain', 'id'],
     available: () => udplabHas('server', '--backend') || 'no --backend option yet',
   },
-  {
-    name: 'udplab-sealed',
-    what: 'udplab server --backend dgram --key-file K --quiet (sealed datagrams)',
-    // A 1 s window and a large replay cache: at full speed the default cache (65,536 IDs kept for
-    // 30 s) fills within a second and the server then refuses new requests (fail closed).
-    argv: (p) => [
-      process.execPath,
-      bin,
-      'server',
-      HOST,
-      p,
-      '--key-file',
-      sealedKey(),
-      '--quiet',
-      ...dgramBackend(),
-      '--window',
-      '1',
-      '--replay-cache',
-      '400000',
-    ],
-    modes: ['sealed'],
-    // It answers only sealed requests: ready when a sealed `udplab client` gets its reply.
-    ready: async (p) => {
-      for (let i = 0; i < 50; i++) {
-        const r = spawnSync(process.execPath, [
-          bin,
-          'client',
-          HOST,
-          p,
-          '-k',
-          sealedKey(),
-          '-t',
-          '0.05',
-          '-a',
-          '1',
-        ]);
-        if (r.status === 0) return;
-      }
-      throw new Error(`the sealed server on ${HOST}:${p} does not answer`);
-    },
-    available: () =>
-      (udplabHas('server', '--key-file') && udplabHas('bench', '--key-file')) ||
-      'sealed mode has not landed (server and bench --key-file)',
-  },
-  {
-    name: 'udplab-sealed-native',
-    what: 'udplab server --backend native --key-file K --quiet (sealed datagrams)',
-    // A 1 s window and a large replay cache: at full speed the default cache (65,536 IDs kept for
-    // 30 s) fills within a second and the server then refuses new requests (fail closed).
-    argv: (p) => [
-      process.execPath,
-      bin,
-      'server',
-      HOST,
-      p,
-      '--key-file',
-      sealedKey(),
-      '--quiet',
-      '--backend',
-      'native',
-      '--window',
-      '1',
-      '--replay-cache',
-      '400000',
-    ],
-    modes: ['sealed'],
-    // It answers only sealed requests: ready when a sealed `udplab client` gets its reply.
-    ready: async (p) => {
-      for (let i = 0; i < 50; i++) {
-        const r = spawnSync(process.execPath, [
-          bin,
-          'client',
-          HOST,
-          p,
-          '-k',
-          sealedKey(),
-          '-t',
-          '0.05',
-          '-a',
-          '1',
-        ]);
-        if (r.status === 0) return;
-      }
-      throw new Error(`the sealed server on ${HOST}:${p} does not answer`);
-    },
-    available: () =>
-      (udplabHas('server', '--key-file') && udplabHas('bench', '--key-file')) ||
-      'sealed mode has not landed (server and bench --key-file)',
-  },
+  sealedServer('udplab-sealed', 'dgram'),
+  sealedServer('udplab-sealed-native', 'native'),
   {
     name: 'node-raw',
     what: 'bare Node dgram server (server_node_raw.mjs)',
