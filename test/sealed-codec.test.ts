@@ -211,3 +211,17 @@ test('seal checks its arguments with RangeError', () => {
   assert.throws(() => sealDatagram(key, m, new Uint8Array(11)), RangeError);
   assert.throws(() => SealKey.fromBytes(new Uint8Array(31)), RangeError);
 });
+
+test('pooled nonces: 12 bytes, all distinct, and a nonce handed out never changes when the pool is replaced', async () => {
+  const { randomNonce } = await import('../src/wire/sealed.js');
+  const first = randomNonce();
+  const copy = Buffer.from(first);
+  const seen = new Set<string>([copy.toString('hex')]);
+  for (let i = 0; i < 2000; i++) {
+    const n = randomNonce();
+    assert.equal(n.length, 12);
+    seen.add(n.toString('hex'));
+  }
+  assert.equal(seen.size, 2001);
+  assert.deepEqual(first, copy);
+});
