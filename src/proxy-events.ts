@@ -88,23 +88,13 @@ export interface ProxyListeningEvent extends BaseEvent {
   idleTimeoutMs: number;
 }
 
-/** Totals of one direction. */
-export interface DirectionStats {
-  received: number;
-  forwarded: number;
-  lost: number;
-  lostRandom: number;
-  lostBlackout: number;
-  queueDrops: number;
-  duplicated: number;
-  reordered: number;
-  corrupted: number;
-  outOfOrder: number;
+/**
+ * Totals of one direction: the link's counters (impair/link.ts), with the mean delay in place of
+ * the running sum, and the sends that failed.
+ */
+export interface DirectionStats extends Omit<LinkCounters, 'delayTotalMs'> {
   /** Mean time inside the proxy of the forwarded datagrams, ms; null before the first. */
   delayMeanMs: number | null;
-  /** Datagrams inside now (at the summary: the ones discarded by closing). */
-  queued: number;
-  queuePeak: number;
   /** Sends that failed (socket error, full send queue, client evicted meanwhile). */
   sendFailed: number;
 }
