@@ -8,6 +8,10 @@
  * wait in a bounded queue flushed when the socket is writable; beyond the bound they are dropped
  * and counted, as are replies the kernel refuses. The buffers belong to V8 (kept alive by
  * references while the socket is open), so close() only frees what C allocated.
+ *
+ * `udplab bench` uses the same socket as a client: connect() ties it to the server, so the kernel
+ * delivers only the server's datagrams and reports ICMP errors (port unreachable) to it, and
+ * send() can stage datagrams for the connected peer (slot TO_PEER) without an address.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,11 +32,12 @@
 #define META 128            /* bytes of metadata per datagram, see the layouts below */
 #define TEXT_AT 32          /* the address text starts here inside a metadata entry */
 #define ROUNDS 8            /* batches per wake-up at most, so one busy socket cannot starve others */
+#define TO_PEER (-2)        /* send metadata slot: to the connected peer (connect()), no address */
 
 /* Receive metadata, int32 view: [0] length [1] family 4|6 [2] port [3] raw IPv4 [4] text length
  * (0 for IPv4 senders: JS formats [3] itself).
  * Send metadata: [0] offset in the send buffer [1] length [2] receive slot of the destination,
- * or -1 when the destination is the text at TEXT_AT [3] port [4] text length. */
+ * or -1 when the destination is the text at TEXT_AT [3] port [4] text length, or TO_PEER. */
 
 typedef struct pending_s { /* a reply that would have blocked, waiting for POLLOUT */
   struct pending_s* next;
@@ -45,7 +50,7 @@ typedef struct pending_s { /* a reply that would have blocked, waiting for POLLO
 typedef struct sock_s {
   napi_env env;
   uv_poll_t poll;
-  int fd, events, closing, blocked;
+  int fd, events, closing, blocked, spurious;
   napi_ref cb, resource, bufs[4];
   napi_async_context actx;
   uint8_t *rbuf, *rmeta, *sbuf, *smeta;
@@ -165,7 +170,23 @@ static void describe(const struct sockaddr_storage* a, uint8_t* meta, int v4_tex
 
 static void on_poll(uv_poll_t* handle, int status, int events) {
   sock_t* s = handle->data;
-  if (status < 0) { call_js(s, status); return; }
+  if (status < 0) {
+    /* libuv stops a poll handle on POLLERR and reports UV_EBADF. On a connected socket that is
+     * an ICMP error (ECONNREFUSED: nothing listens there): read it (which clears it), hand it to
+     * JS as the dgram path would, and poll on. A send may have consumed the error first (it then
+     * failed and was counted): poll on too, unless POLLERR keeps coming with no error to read. */
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || (err == 0 && ++s->spurious > 16)) {
+      call_js(s, status);
+      return;
+    }
+    if (err != 0) call_js(s, -err);
+    s->events = 0; /* libuv stopped the handle: make update_poll start it again */
+    update_poll(s);
+    return;
+  }
+  s->spurious = 0;
   if (events & UV_WRITABLE) flush_queue(s);
   for (int round = 0; (events & UV_READABLE) && round < ROUNDS && !s->closing; round++) {
     for (int i = 0; i < BATCH; i++) {
@@ -240,7 +261,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     const int32_t* m = (const int32_t*)meta;
     if (m[0] < 0 || m[1] < 0 || (size_t)m[0] + (size_t)m[1] > s->sbuf_len) { s->failed++; continue; }
     socklen_t alen;
-    if (m[2] >= 0 && m[2] < BATCH) {
+    if (m[2] == TO_PEER) {
+      alen = 0; /* the kernel takes an empty name as "the connected peer" */
+    } else if (m[2] >= 0 && m[2] < BATCH) {
       alen = s->rmsg[m[2]].msg_hdr.msg_namelen;
       memcpy(&s->saddr[ready], &s->raddr[m[2]], alen);
     } else if ((alen = parse_dest(meta, &s->saddr[ready])) == 0) {
@@ -266,6 +289,33 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
             (uint32_t)s->siov[i].iov_len);
   update_poll(s);
   return number(env, take_failed(s));
+}
+
+/* connect(handle, address, port): ties the socket to one peer (udplab bench); returns 0 or -errno.
+ * The address must be of the socket's family. */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  char text[META];
+  size_t tlen = 0;
+  int32_t port = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 3 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL ||
+      napi_get_value_string_latin1(env, argv[1], text, sizeof text, &tlen) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 1 || port > 65535) {
+    napi_throw_type_error(env, NULL, "connect(handle, address, port): bad arguments");
+    return NULL;
+  }
+  struct sockaddr_storage a;
+  memset(&a, 0, sizeof a);
+  socklen_t alen = 0;
+  if (uv_ip4_addr(text, port, (struct sockaddr_in*)&a) == 0) alen = sizeof(struct sockaddr_in);
+  else if (uv_ip6_addr(text, port, (struct sockaddr_in6*)&a) == 0) alen = sizeof(struct sockaddr_in6);
+  else return number(env, -EINVAL);
+  int r;
+  do r = connect(s->fd, (struct sockaddr*)&a, alen); while (r != 0 && errno == EINTR);
+  return number(env, r == 0 ? 0 : -errno);
 }
 
 static void on_closed(uv_handle_t* handle) {
@@ -417,12 +467,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlocked", NULL, js_set_blocked, NULL, NULL, NULL, napi_enumerable, NULL},
       {"BATCH", NULL, NULL, NULL, NULL, number(env, BATCH), napi_enumerable, NULL},
       {"SLOT", NULL, NULL, NULL, NULL, number(env, SLOT), napi_enumerable, NULL},
       {"META", NULL, NULL, NULL, NULL, number(env, META), napi_enumerable, NULL},
       {"TEXT_AT", NULL, NULL, NULL, NULL, number(env, TEXT_AT), napi_enumerable, NULL},
+      {"TO_PEER", NULL, NULL, NULL, NULL, number(env, TO_PEER), napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
