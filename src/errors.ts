@@ -70,6 +70,12 @@ export function bindError(err: unknown, host: string, port: number): UdplabError
   return new UdplabError(ErrorCodes.BIND, `cannot bind ${where}: ${reason}`, { cause: err });
 }
 
+/** Wraps a failure to connect a socket to its peer (connect(2) on UDP sends nothing). */
+export function connectError(err: unknown, host: string, port: number): UdplabError {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return new UdplabError(ErrorCodes.SEND, `cannot connect to ${where}`, { cause: err });
+}
+
 /** The reason of an aborted signal as an UdplabError with code ABORTED. */
 export function abortError(signal: AbortSignal): UdplabError {
   const reason: unknown = signal.reason;

@@ -369,3 +369,59 @@ test(
     assert.ok(Math.max(...sizes) <= 64, `batch sizes ${sizes.join(',')}`);
   },
 );
+
+for (const backend of serverBackends()) {
+  test(`[${backend}] connected (udplab bench): send() reaches the peer, only the peer is heard, ICMP comes as ECONNREFUSED`, async (t) => {
+    const peer = await rawSocket();
+    let peerOpen = true;
+    t.after(() => {
+      if (peerOpen) peer.close();
+    });
+    const stranger = await rawSocket();
+    t.after(() => stranger.close());
+    const to = { address: '127.0.0.1', port: peer.address().port };
+    const heard: string[] = [];
+    const errors: string[] = [];
+    let failed = 0;
+    const b = await openBackend(backend, {
+      family: 'udp4',
+      address: '0.0.0.0',
+      port: 0,
+      connect: to,
+      sendQueueLimit: 64,
+      onBatch: (batch, replies) => {
+        for (const d of batch) {
+          heard.push(`${d.data.toString()} from ${d.from.address}:${String(d.from.port)}`);
+          replies.push({ data: Buffer.from(`ack ${d.data.toString()}`), to: d.from });
+        }
+      },
+      onSendFailed: (n) => (failed += n),
+      onError: (err) => errors.push(String(err.code)),
+    });
+    t.after(() => b.close());
+    assert.equal(b.name, backend);
+    // Connected from the wildcard address: the local address is the one the route chose.
+    assert.equal(b.address.address, '127.0.0.1');
+    const got = nextMessage(peer);
+    b.send([
+      { data: Buffer.from('one'), to },
+      { data: Buffer.from('two'), to },
+    ]);
+    const first = await got;
+    assert.equal(first.data.toString(), 'one');
+    assert.equal(first.rinfo.port, b.address.port);
+    assert.equal((await nextMessage(peer)).data.toString(), 'two');
+    stranger.send('not the peer', b.address.port, '127.0.0.1');
+    peer.send('reply', b.address.port, '127.0.0.1');
+    assert.equal((await nextMessage(peer)).data.toString(), 'ack reply');
+    assert.deepEqual(heard, [`reply from 127.0.0.1:${String(to.port)}`]);
+
+    // The peer goes away: the next datagram is answered by ICMP port unreachable.
+    peerOpen = false;
+    peer.close();
+    b.send([{ data: Buffer.from('anyone?'), to }]);
+    await until(() => (errors.length + failed > 0 ? true : undefined));
+    assert.deepEqual([errors, failed], [['ECONNREFUSED'], 0]);
+    assert.deepEqual(heard.length, 1, 'the stranger was never heard');
+  });
+}

@@ -4,8 +4,9 @@
  */
 import dgram from 'node:dgram';
 import type { Family } from '../address.js';
-import { bindError } from '../errors.js';
+import { bindError, connectError } from '../errors.js';
 import type { Datagram, Reply } from '../server-core.js';
+import type { Endpoint } from '../events.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 
 /** Binds a dgram socket, resolving once bound. @throws UdplabError BIND. */
@@ -30,46 +31,72 @@ export function bindSocket(
   });
 }
 
+/** Connects a bound dgram socket to its peer. @throws UdplabError SEND (the socket is closed). */
+function connectSocket(socket: dgram.Socket, to: Endpoint): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      socket.close();
+      reject(connectError(err, to.address, to.port));
+    };
+    socket.once('error', onError);
+    socket.connect(to.port, to.address, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 /**
  * Opens the dgram backend.
- * @throws UdplabError BIND.
+ * @throws UdplabError BIND; SEND when `connect` fails.
  */
 export async function openDgramBackend(options: BackendOptions): Promise<SocketBackend> {
   const socket = await bindSocket(options.family, options.address, options.port);
+  const connected = options.connect !== undefined;
+  if (options.connect !== undefined) await connectSocket(socket, options.connect);
   const bound = socket.address();
   const replies: Reply[] = [];
   const batch: Datagram[] = [{ data: Buffer.alloc(0), from: { address: '', port: 0 } }];
   const onSent = (err: Error | null): void => {
     if (err) options.onSendFailed(1);
   };
-  socket.on('message', (data, rinfo) => {
-    batch[0] = { data, from: { address: rinfo.address, port: rinfo.port } };
-    options.onBatch(batch, replies);
-    if (replies.length === 0) return;
+  let closing: Promise<void> | undefined;
+  const sendAll = (list: readonly Reply[]): void => {
     let failed = 0;
-    // Indexed loop, and `length = 0` only on a non-empty array (this runs per datagram).
-    for (let i = 0; i < replies.length; i++) {
-      const r = replies[i] as Reply;
+    // Indexed loop (this runs per datagram).
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i] as Reply;
       if (socket.getSendQueueCount() >= options.sendQueueLimit) {
         failed++;
         continue;
       }
       // Always pass the callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
-      socket.send(r.data, r.to.port, r.to.address, onSent);
+      // A connected socket refuses an address (ERR_SOCKET_DGRAM_IS_CONNECTED): it has its peer.
+      if (connected) socket.send(r.data, onSent);
+      else socket.send(r.data, r.to.port, r.to.address, onSent);
     }
-    replies.length = 0;
     if (failed > 0) options.onSendFailed(failed);
+  };
+  socket.on('message', (data, rinfo) => {
+    batch[0] = { data, from: { address: rinfo.address, port: rinfo.port } };
+    options.onBatch(batch, replies);
+    if (replies.length === 0) return;
+    if (closing === undefined) sendAll(replies);
+    replies.length = 0; // only on a non-empty array: this runs per datagram
   });
   // A dgram socket without an 'error' listener crashes the process; a server must never crash.
+  // A connected socket reports an ICMP port unreachable here too (ECONNREFUSED).
   socket.on('error', options.onError);
 
-  let closing: Promise<void> | undefined;
   return {
     name: 'dgram',
     address: {
       address: bound.address,
       port: bound.port,
       family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4',
+    },
+    send: (list) => {
+      if (closing === undefined) sendAll(list);
     },
     close: () => (closing ??= new Promise<void>((resolve) => socket.close(resolve))),
   };

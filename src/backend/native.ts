@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
-import { bindError } from '../errors.js';
+import { bindError, connectError } from '../errors.js';
 import type { Endpoint } from '../events.js';
 import type { Datagram, Reply } from '../server-core.js';
 import type { BackendOptions, SocketBackend } from './types.js';
@@ -39,12 +39,16 @@ export interface NativeAddon {
   ): Handle | number;
   send(handle: Handle, count: number): number;
   close(handle: Handle): number;
+  /** connect(2) to a peer; 0 or -errno. */
+  connect(handle: Handle, address: string, port: number): number;
   address(handle: Handle): [string, number];
   setBlocked(handle: Handle, blocked: boolean): void;
   readonly BATCH: number;
   readonly SLOT: number;
   readonly META: number;
   readonly TEXT_AT: number;
+  /** The send slot meaning "to the connected peer". */
+  readonly TO_PEER: number;
 }
 
 /** The addon, or why it is not there. */
@@ -72,7 +76,7 @@ function tryLoad(file: string): NativeLoad {
     return { reason: `it is Linux-only (this is ${process.platform})` };
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
-    if (typeof addon.open !== 'function' || addon.BATCH < 1)
+    if (typeof addon.open !== 'function' || typeof addon.connect !== 'function' || addon.BATCH < 1)
       return { reason: `${file} is not udplab's addon` };
     return { addon };
   } catch (err) {
@@ -105,6 +109,8 @@ function errnoError(
 /** Address strings of IPv4 senders, keyed by the raw address: no string built per datagram. */
 const V4_CACHE_LIMIT = 4096;
 
+const NO_BATCH: readonly Datagram[] = [];
+
 /** The batched backend over the addon. */
 class NativeBackend implements SocketBackend {
   readonly name = 'native';
@@ -121,6 +127,8 @@ class NativeBackend implements SocketBackend {
   readonly #batch: Datagram[] = [];
   readonly #replies: Reply[] = [];
   readonly #v4 = new Map<number, string>();
+  /** The connected peer: every datagram comes from it and goes to it. */
+  readonly #peer: Endpoint | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(addon: NativeAddon, options: BackendOptions) {
@@ -153,6 +161,19 @@ class NativeBackend implements SocketBackend {
       throw bindError(err, options.address, options.port);
     }
     this.#handle = handle;
+    const peer = options.connect;
+    this.#peer = peer === undefined ? undefined : { address: peer.address, port: peer.port };
+    if (peer !== undefined) {
+      const err = addon.connect(handle, peer.address, peer.port);
+      if (err !== 0) {
+        addon.close(handle);
+        throw connectError(
+          errnoError(err, 'connect', peer.address, peer.port),
+          peer.address,
+          peer.port,
+        );
+      }
+    }
     const [address, port] = addon.address(handle);
     this.address = { address, port, family: options.family === 'udp6' ? 'IPv6' : 'IPv4' };
   }
@@ -160,6 +181,13 @@ class NativeBackend implements SocketBackend {
   /** Test hook (fault injection): while blocked, every send would block (EAGAIN). */
   setBlocked(blocked: boolean): void {
     if (this.#closing === undefined) this.#addon.setBlocked(this.#handle, blocked);
+  }
+
+  send(datagrams: readonly Reply[]): void {
+    if (this.#closing !== undefined || datagrams.length === 0) return;
+    // No batch: a destination is never taken for a sender's (stale) receive slot.
+    const failed = this.#sendAll(NO_BATCH, datagrams);
+    if (failed > 0) this.#options.onSendFailed(failed);
   }
 
   close(): Promise<void> {
@@ -181,9 +209,15 @@ class NativeBackend implements SocketBackend {
     const ints = this.#recvInts;
     const batch = this.#batch;
     batch.length = count;
+    const peer = this.#peer;
     for (let i = 0; i < count; i++) {
       const at = (i * META) >> 2;
       const length = ints[at] ?? 0;
+      if (peer !== undefined) {
+        // Connected: the kernel delivers only the peer's datagrams.
+        batch[i] = { data: Buffer.from(this.#recv, i * SLOT, length), from: peer };
+        continue;
+      }
       const family = ints[at + 1];
       const port = ints[at + 2] ?? 0;
       let address: string | undefined;
@@ -215,7 +249,8 @@ class NativeBackend implements SocketBackend {
 
   /** Stages the replies and sends them, 64 at a time; returns how many could not be sent. */
   #sendAll(batch: readonly Datagram[], replies: readonly Reply[]): number {
-    const { BATCH, META, TEXT_AT } = this.#addon;
+    const { BATCH, META, TEXT_AT, TO_PEER } = this.#addon;
+    const connected = this.#peer !== undefined;
     const ints = this.#sendInts;
     let failed = 0;
     let staged = 0;
@@ -236,8 +271,9 @@ class NativeBackend implements SocketBackend {
       this.#send.set(reply.data, offset);
       // A reply to a sender of this batch reuses the sender's socket address, found by identity
       // (replies come in the order of the datagrams); any other destination goes as text.
-      let slot = -1;
-      for (let j = cursor; j < batch.length; j++) {
+      // A connected socket sends everything to its peer.
+      let slot = connected ? TO_PEER : -1;
+      for (let j = connected ? batch.length : cursor; j < batch.length; j++) {
         if (batch[j]?.from === reply.to) {
           slot = j;
           cursor = j + 1;
@@ -248,7 +284,7 @@ class NativeBackend implements SocketBackend {
       ints[at] = offset;
       ints[at + 1] = length;
       ints[at + 2] = slot;
-      if (slot < 0) {
+      if (slot === -1) {
         ints[at + 3] = reply.to.port;
         ints[at + 4] = this.#sendMeta.write(
           reply.to.address,

@@ -1,8 +1,10 @@
 /**
- * The socket side of `udplab server`, behind one interface: a backend binds, receives datagrams
- * in batches, hands each batch to the reply logic in one call and sends the replies it returns.
- * Two implement it: `dgram` (node:dgram, batches of one, everywhere) and `native` (recvmmsg and
- * sendmmsg batches of up to 64 through the addon in native/, Linux only). docs/native.md.
+ * The socket side of `udplab server` and `udplab bench`, behind one interface: a backend binds,
+ * receives datagrams in batches, hands each batch to the reply logic in one call and sends the
+ * replies it returns. Two implement it: `dgram` (node:dgram, batches of one, everywhere) and
+ * `native` (recvmmsg and sendmmsg batches of up to 64 through the addon in native/, Linux only).
+ * A load generator connects it to the server (`connect`) and sends on its own with `send()`.
+ * docs/native.md.
  */
 import type { Family } from '../address.js';
 import type { Endpoint } from '../events.js';
@@ -25,6 +27,13 @@ export interface BackendOptions {
   address: string;
   /** The port to bind; 0 lets the OS choose. */
   port: number;
+  /**
+   * Connect the socket to this peer (a literal IP of `family`, as connect(2) on a UDP socket):
+   * only its datagrams are received, an ICMP error it causes (port unreachable) comes to
+   * `onError` as `ECONNREFUSED`, and every datagram sent goes to it, whatever its `to` says.
+   * Default: not connected.
+   */
+  connect?: Endpoint;
   /** Replies waiting to be sent beyond which new ones are dropped and counted. At least 1. */
   sendQueueLimit: number;
   /**
@@ -43,8 +52,16 @@ export interface BackendOptions {
 export interface SocketBackend {
   /** Which implementation runs. */
   readonly name: BackendName;
-  /** Where it is bound (the OS's choice of port for port 0). */
+  /**
+   * Where it is bound (the OS's choice of port for port 0; when connected, the local address the
+   * route to the peer chose).
+   */
   readonly address: Endpoint & { family: 'IPv4' | 'IPv6' };
+  /**
+   * Sends datagrams outside a batch call (a client's first requests, a timer's), as one batch on
+   * the native backend. Failures go to `onSendFailed`, as for replies. Does nothing once closing.
+   */
+  send(datagrams: readonly Reply[]): void;
   /** Stops receiving and closes the socket; replies still queued are dropped and counted. Idempotent. */
   close(): Promise<void>;
 }
