@@ -1,9 +1,10 @@
 // The bounded workload of scripts/leakcheck.sh: exercises every allocation path of the native
-// addon (open, batches, sends, the EAGAIN queue, close with replies queued, bind failures) so that
+// addon (open, batches, sends, the EAGAIN queue, close with replies queued, bind failures, and
+// udplab bench's connected socket: connect, ICMP errors, connect failures) so that
 // valgrind can tell whether anything the addon allocates outlives it.
 // Usage: node scripts/leak-workload.mjs [cycles=20] [datagrams per cycle=2000]
 import dgram from 'node:dgram';
-import { createServer } from '../build/src/index.js';
+import { bench, createServer } from '../build/src/index.js';
 import { loadNativeAddon, openNativeBackend } from '../build/src/backend/native.js';
 
 const cycles = Number(process.argv[2] ?? 20);
@@ -41,7 +42,42 @@ async function cycle() {
   }
   await Promise.race([done, new Promise((r) => setTimeout(r, 5000).unref())]);
   answered += got;
+  // udplab bench's path: a connected socket, batches of requests and replies both ways.
+  const run = await bench({
+    host: '127.0.0.1',
+    port: server.address.port,
+    backend: 'native',
+    requests: perCycle,
+    concurrency: 64,
+  });
+  answered += run.replies;
+  const closedPort = server.address.port;
   await server.close();
+  // Nothing listens any more: ICMP port unreachable, the poll restarted after each error.
+  await bench({
+    host: '127.0.0.1',
+    port: closedPort,
+    backend: 'native',
+    requests: 20,
+    concurrency: 4,
+    timeoutMs: 5,
+  });
+  // A connect that fails (an IPv6 peer for an IPv4 socket): the handle is closed at once.
+  try {
+    openNativeBackend(load.addon, {
+      family: 'udp4',
+      address: '0.0.0.0',
+      port: 0,
+      connect: { address: '::1', port: 9 },
+      sendQueueLimit: 1,
+      onBatch: () => undefined,
+      onSendFailed: () => undefined,
+      onError: () => undefined,
+    });
+    throw new Error('connected to an IPv6 peer from an IPv4 socket');
+  } catch (err) {
+    if (err.code !== 'UDPLAB_ERR_SEND') throw err;
+  }
 
   // Replies that would block, queued, then dropped at close (the queue's memory).
   let seen = 0;
@@ -70,4 +106,4 @@ for (let i = 0; i < 3 && typeof globalThis.gc === 'function'; i++) {
   globalThis.gc();
   await new Promise((r) => setTimeout(r, 10));
 }
-console.log(`leak workload: ${cycles} cycles, ${answered}/${cycles * perCycle} replies`);
+console.log(`leak workload: ${cycles} cycles, ${answered}/${2 * cycles * perCycle} replies`);

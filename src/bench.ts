@@ -5,23 +5,32 @@
  * the time each request was due, so a slow server cannot hide its queueing: no coordinated
  * omission). Latencies go to an HDR histogram (hdr-histogram-js, 3 significant digits).
  *
+ * The socket is a server backend (src/backend/) connected to the server: `native` receives the
+ * replies in recvmmsg batches of up to 64 and sends the next requests of a batch with one
+ * sendmmsg (Linux), `dgram` one datagram per system call and callback. The loop is the same:
+ * take a batch of replies, then send what the window or the schedule allows, as one batch.
+ *
  * Every run is bounded: it stops after `durationMs` of measurement, after `requests` requests,
  * or when aborted, then waits at most `timeoutMs` for the replies still in flight.
  */
-import dgram from 'node:dgram';
 import { resolveHost } from './address.js';
+import { openBackend } from './backend/select.js';
+import type { BackendChoice, BackendName, SocketBackend } from './backend/types.js';
 import { idCodec, plainCodec, type BenchCodec } from './bench-codec.js';
 import { latencySummary, newHistogram, type LatencySummary } from './bench-latency.js';
 import { InFlight } from './bench-window.js';
-import { ErrorCodes, UdplabError, abortError } from './errors.js';
+import { abortError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import type { Datagram, Reply } from './server-core.js';
 
 /** `started`: the socket is connected and the first requests leave. */
 export interface BenchStartedEvent extends BaseEvent {
   event: 'started';
   to: Endpoint;
   local: Endpoint;
+  /** The socket backend that runs: `native` (recvmmsg/sendmmsg batches) or `dgram`. */
+  backend: BackendName;
   mode: string;
   bytes: number;
   concurrency: number;
@@ -44,7 +53,10 @@ export interface BenchCounts {
   late: number;
   /** Replies that are not a valid answer (wrong text, wrong or missing ID, failed authentication). */
   bad: number;
-  /** Send errors and ICMP errors (port unreachable) reported by the socket. */
+  /**
+   * Send errors and ICMP errors (port unreachable) reported by the socket, and (native backend)
+   * requests dropped because the socket would block with `concurrency` already waiting.
+   */
   errors: number;
   /** Open loop only: requests that fell due but never left because `concurrency` were in flight. */
   unsent: number;
@@ -104,6 +116,11 @@ export interface BenchOptions {
   warmupMs?: number;
   /** A request unanswered after this long is lost. Default 1000. */
   timeoutMs?: number;
+  /**
+   * The socket backend: `native` (recvmmsg/sendmmsg batches, Linux), `dgram` (node:dgram), or
+   * `auto` (native when its addon loads, dgram otherwise). Default `auto`.
+   */
+  backend?: BackendChoice;
   /** Interval of the `progress` events. Default 1000. */
   progressIntervalMs?: number;
   /** Receives every event. */
@@ -131,7 +148,8 @@ function check(name: string, value: number, min: number, max: number): void {
  * @example
  * const s = await bench({ host: '127.0.0.1', port: 1060, durationMs: 2000, concurrency: 64 });
  * console.log(s.rps, s.latencyMs.p99);
- * @throws RangeError for an option out of range; UdplabError RESOLVE, ABORTED (aborted before start).
+ * @throws RangeError for an option out of range; UdplabError RESOLVE, ABORTED (aborted before
+ * start), SEND (cannot connect), BACKEND (`backend: 'native'` where the addon cannot load).
  */
 export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const onEvent = options.onEvent ?? ignoreEvents;
@@ -146,6 +164,8 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   check('warmupMs', warmupMs, 0, LIMITS.durationMs);
   check('timeoutMs', timeoutMs, 1, LIMITS.timeoutMs);
   check('progressIntervalMs', progressMs, 10, LIMITS.durationMs);
+  if (!Number.isInteger(options.port)) throw new RangeError('port must be an integer');
+  check('port', options.port, 1, 65535);
   if (!Number.isInteger(concurrency)) throw new RangeError('concurrency must be an integer');
   check('concurrency', concurrency, 1, LIMITS.concurrency);
   if (requests !== null) {
@@ -161,20 +181,6 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const histogram = await newHistogram();
   const server = await resolveHost(options.host);
   const to: Endpoint = { address: server.address, port: options.port };
-  const socket = dgram.createSocket(server.family);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.connect(to.port, to.address, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  }).catch((err: unknown) => {
-    socket.close();
-    throw new UdplabError(ErrorCodes.SEND, `cannot connect to ${to.address}:${to.port}`, {
-      cause: err,
-    });
-  });
-  const localInfo = socket.address();
   const bytes = codec.request(1).length;
 
   const counts: BenchCounts = {
@@ -186,6 +192,20 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     errors: 0,
     unsent: 0,
   };
+  const socket: SocketBackend = await openBackend(options.backend ?? 'auto', {
+    family: server.family,
+    address: server.family === 'udp6' ? '::' : '0.0.0.0',
+    port: 0,
+    connect: to,
+    // At most `concurrency` requests are in flight, so no more can wait for the socket.
+    sendQueueLimit: concurrency,
+    onBatch: (batch, out) => {
+      onReplies(batch, out);
+    },
+    onSendFailed: (n) => (counts.errors += n),
+    // ICMP port unreachable on a connected socket (ECONNREFUSED), or a receive error.
+    onError: () => counts.errors++,
+  });
   const inFlight = new InFlight();
   const t0 = performance.now();
   const measureStart = t0 + warmupMs;
@@ -202,7 +222,8 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     event: 'started',
     time: isoNow(),
     to,
-    local: { address: localInfo.address, port: localInfo.port },
+    local: { address: socket.address.address, port: socket.address.port },
+    backend: socket.name,
     mode: codec.mode,
     bytes,
     concurrency,
@@ -213,9 +234,6 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     timeoutMs,
   });
 
-  const onSent = (err: Error | null): void => {
-    if (err) counts.errors++;
-  };
   let stoppedAt = Number.POSITIVE_INFINITY;
   const stop = (why: BenchSummaryEvent['stoppedBy']): void => {
     if (!sending) return;
@@ -224,8 +242,8 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     stoppedAt = performance.now(); // the drain waits at most timeoutMs after this
   };
 
-  /** Sends one request, due at `due` (its latency is measured from then). */
-  const sendOne = (now: number, due: number): void => {
+  /** Adds one request to `out`, due at `due` (its latency is measured from then). */
+  const sendOne = (now: number, due: number, out: Reply[]): void => {
     const seq = inFlight.nextSeq;
     if (now >= measureStart) {
       if (firstMeasuredSeq === Number.POSITIVE_INFINITY) firstMeasuredSeq = seq;
@@ -234,19 +252,21 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
       if (requests !== null && counts.sent >= requests) stop('requests');
     }
     inFlight.push(due);
-    socket.send(codec.request(seq), onSent);
+    out.push({ data: codec.request(seq), to });
   };
 
-  /** Tops the window up (closed loop) or sends what has fallen due (open loop). */
-  const fill = (): void => {
+  /**
+   * Tops the window up (closed loop) or takes what has fallen due (open loop): the requests to
+   * send go to `out`, which the backend sends as one batch.
+   */
+  const fill = (now: number, out: Reply[]): void => {
     if (!sending) return;
-    const now = performance.now();
     if (now >= measureEnd) {
       stop('duration');
       return;
     }
     if (rate === null) {
-      while (sending && inFlight.live < concurrency) sendOne(now, now);
+      while (sending && inFlight.live < concurrency) sendOne(now, now, out);
       return;
     }
     // Requests carried over from an earlier turn waited for a free slot: their latency counts
@@ -262,8 +282,17 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
       const dueAt = carried > 0 ? t0 + (scheduled - owed) * interval : now;
       carried--;
       owed--;
-      sendOne(now, dueAt);
+      sendOne(now, dueAt, out);
     }
+  };
+
+  /** Fills outside a batch of replies (the first window, the timer) and sends at once. */
+  const pending: Reply[] = [];
+  const fillAndSend = (now: number): void => {
+    fill(now, pending);
+    if (pending.length === 0) return;
+    socket.send(pending);
+    pending.length = 0;
   };
 
   const record = (seq: number, sentAt: number, now: number): void => {
@@ -273,8 +302,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     histogram.recordValue(Math.max(1, Math.round((now - sentAt) * 1000)));
   };
 
-  socket.on('message', (data) => {
-    const now = performance.now();
+  const onReply = (data: Uint8Array, now: number): void => {
     const m = codec.match(data);
     if (m === 'bad') {
       // A bad reply that names no request is charged to the oldest one in flight.
@@ -293,12 +321,18 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
       if (sentAt === undefined) counts.late++;
       else record(m, sentAt, now);
     }
-    fill();
+  };
+
+  /**
+   * A batch of replies (one on dgram, up to 64 on native, all read at `now`): each is matched,
+   * then the requests they make room for go out as one batch (`out`, sent by the backend).
+   */
+  const onReplies = (batch: readonly Datagram[], out: Reply[]): void => {
+    const now = performance.now();
+    for (let i = 0; i < batch.length; i++) onReply((batch[i] as Datagram).data, now);
+    fill(now, out);
     if (!sending && inFlight.live === 0) finish();
-  });
-  socket.on('error', () => {
-    counts.errors++; // ICMP port unreachable on a connected socket, or a send error
-  });
+  };
 
   let lastProgress = { at: t0, replies: 0 };
   const expireLost = (now: number): void => {
@@ -311,7 +345,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const ticker = setInterval(() => {
     const now = performance.now();
     expireLost(now);
-    fill();
+    fillAndSend(now);
     if (now >= nextProgress) {
       nextProgress += progressMs;
       const secs = (now - lastProgress.at) / 1000;
@@ -341,12 +375,12 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   if (signal?.aborted) stop('signal'); // aborted while resolving or connecting
 
   try {
-    fill();
+    fillAndSend(performance.now());
     await done;
   } finally {
     clearInterval(ticker);
     signal?.removeEventListener('abort', onAbort);
-    socket.close();
+    await socket.close();
   }
   expireLost(Number.POSITIVE_INFINITY); // whatever is still in flight after the drain is lost
   counts.unsent = owed;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { bench, createServer } from '../src/index.js';
 import { sealedCodec } from '../src/bench-sealed.js';
 import { SealKey, writeKeyFile } from '../src/keys.js';
+import { serverBackends } from './backends.js';
 import { runCli } from './helpers.js';
 
 async function server(
@@ -22,21 +23,56 @@ async function server(
   return s.address.port;
 }
 
-test('sealed mode: every request sealed, every authentic reply matched to its request', async (t) => {
-  const key = SealKey.generate();
-  const port = await server(t, key);
-  const s = await bench({
-    host: '127.0.0.1',
-    port,
-    requests: 200,
-    concurrency: 8,
-    codec: sealedCodec(key, 32),
+// On both backends: the sealed codec is the same, the socket path is not.
+for (const backend of serverBackends()) {
+  test(`[${backend}] sealed mode: every request sealed, every authentic reply matched to its request`, async (t) => {
+    const key = SealKey.generate();
+    const port = await server(t, key);
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      requests: 200,
+      concurrency: 8,
+      codec: sealedCodec(key, 32),
+    });
+    assert.deepEqual(
+      { mode: s.mode, bytes: s.bytes, sent: s.sent, replies: s.replies, bad: s.bad, lost: s.lost },
+      { mode: 'sealed', bytes: 32 + 49, sent: 200, replies: 200, bad: 0, lost: 0 },
+    );
   });
-  assert.deepEqual(
-    { mode: s.mode, bytes: s.bytes, sent: s.sent, replies: s.replies, bad: s.bad, lost: s.lost },
-    { mode: 'sealed', bytes: 32 + 49, sent: 200, replies: 200, bad: 0, lost: 0 },
-  );
-});
+
+  test(`[${backend}] CLI --key-file: a sealed run`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'udplab-bench-key-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const key = SealKey.generate();
+    const file = join(dir, 'lab.key');
+    await writeKeyFile(file, key);
+    const port = await server(t, key);
+    const ok = await runCli([
+      'bench',
+      '127.0.0.1',
+      String(port),
+      '-n',
+      '50',
+      '-c',
+      '4',
+      '-k',
+      file,
+      '--backend',
+      backend,
+      '--json',
+    ]);
+    assert.equal(ok.code, 0, ok.stderr.text);
+    const events = ok.stdout.events();
+    assert.equal(events.find((e) => e.event === 'started')?.backend, backend);
+    const summary = events.find((e) => e.event === 'summary');
+    assert.deepEqual(
+      { mode: summary?.mode, replies: summary?.replies, bad: summary?.bad },
+      { mode: 'sealed', replies: 50, bad: 0 },
+    );
+  });
+}
 
 test('sealed mode: a plain server’s replies are bad; a server with another key answers nothing', async (t) => {
   const key = SealKey.generate();
@@ -63,32 +99,12 @@ test('sealed mode: a plain server’s replies are bad; a server with another key
   );
 });
 
-test('CLI --key-file: sealed run; --id with --key-file is a usage error', async (t) => {
+test('CLI: --id with --key-file is a usage error', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'udplab-bench-key-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const key = SealKey.generate();
   const file = join(dir, 'lab.key');
-  await writeKeyFile(file, key);
-  const port = await server(t, key);
-  const ok = await runCli([
-    'bench',
-    '127.0.0.1',
-    String(port),
-    '-n',
-    '50',
-    '-c',
-    '4',
-    '-k',
-    file,
-    '--json',
-  ]);
-  assert.equal(ok.code, 0, ok.stderr.text);
-  const summary = ok.stdout.events().find((e) => e.event === 'summary');
-  assert.deepEqual(
-    { mode: summary?.mode, replies: summary?.replies, bad: summary?.bad },
-    { mode: 'sealed', replies: 50, bad: 0 },
-  );
-  const both = await runCli(['bench', '127.0.0.1', String(port), '--id', '-k', file]);
+  await writeKeyFile(file, SealKey.generate());
+  const both = await runCli(['bench', '127.0.0.1', '9', '--id', '-k', file]);
   assert.equal(both.code, 2);
   assert.match(both.stderr.text, /--id and --key-file/);
 });

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type dgram from 'node:dgram';
-import { bench, createServer, type BenchEvent, type BenchSummaryEvent } from '../src/index.js';
+import dgram from 'node:dgram';
+import {
+  bench,
+  createServer,
+  ErrorCodes,
+  type BenchEvent,
+  type BenchSummaryEvent,
+} from '../src/index.js';
 import { latencySummary, newHistogram } from '../src/bench-latency.js';
 import { InFlight } from '../src/bench-window.js';
 import { main } from '../src/cli/main.js';
+import { nativeSkipReason, serverBackends } from './backends.js';
 import { Capture, freePort, rawSocket, runCli, spawnUdplab } from './helpers.js';
 
 async function labServer(t: { after: (fn: () => unknown) => void }): Promise<number> {
@@ -48,214 +55,411 @@ function assertConsistent(s: BenchSummaryEvent): void {
   }
 }
 
-test('plain mode: N requests against udplab server, all answered, counts exact', async (t) => {
-  const port = await labServer(t);
-  const events: BenchEvent[] = [];
-  const s = await bench({
-    host: '127.0.0.1',
-    port,
-    requests: 300,
-    concurrency: 8,
-    onEvent: (e) => events.push(e),
+// The socket tests run against every backend (test/backends.ts): same counts, same events.
+for (const backend of serverBackends()) {
+  test(`[${backend}] plain mode: N requests against udplab server, all answered, counts exact`, async (t) => {
+    const port = await labServer(t);
+    const events: BenchEvent[] = [];
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      requests: 300,
+      concurrency: 8,
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(s.stoppedBy, 'requests');
+    assert.deepEqual(
+      { sent: s.sent, replies: s.replies, lost: s.lost, late: s.late, bad: s.bad, mode: s.mode },
+      { sent: 300, replies: 300, lost: 0, late: 0, bad: 0, mode: 'plain' },
+    );
+    assertConsistent(s);
+    assert.ok(s.rps > 0);
+    assert.deepEqual(
+      events.map((e) => e.event).filter((e) => e !== 'progress'),
+      ['started', 'summary'],
+    );
   });
-  assert.equal(s.stoppedBy, 'requests');
-  assert.deepEqual(
-    { sent: s.sent, replies: s.replies, lost: s.lost, late: s.late, bad: s.bad, mode: s.mode },
-    { sent: 300, replies: 300, lost: 0, late: 0, bad: 0, mode: 'plain' },
-  );
-  assertConsistent(s);
-  assert.ok(s.rps > 0);
-  assert.deepEqual(
-    events.map((e) => e.event).filter((e) => e !== 'progress'),
-    ['started', 'summary'],
-  );
-});
 
-test('id mode: every reply is matched to its own request', async (t) => {
-  const port = await labServer(t);
-  const s = await bench({ host: '127.0.0.1', port, requests: 200, concurrency: 4, id: true });
-  assert.deepEqual(
-    { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, mode: s.mode, bytes: s.bytes },
-    { sent: 200, replies: 200, lost: 0, bad: 0, mode: 'id', bytes: 32 },
-  );
-  assertConsistent(s);
-});
-
-test('id mode: exact lost, late and bad counts against a scripted server', async (t) => {
-  // Request k: k % 5 == 0 no reply (lost); k % 7 == 0 a wrong text (bad); k == 3 answered
-  // after 150 ms, past the 40 ms timeout (lost, then late). Requests 1..35, one at a time.
-  const port = await scriptedServer(t, (req) => {
-    const id = /^(\d+); /.exec(req.toString('latin1'))?.[1] ?? '';
-    const k = Number(id);
-    const good = `${id}; I received from you a message of ${req.length} bytes`;
-    if (k % 5 === 0) return undefined;
-    if (k % 7 === 0) return `${id}; I received from you a message of 1 bytes`;
-    if (k === 3) return [150, good];
-    return good;
+  test(`[${backend}] id mode: every reply is matched to its own request`, async (t) => {
+    const port = await labServer(t);
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      requests: 200,
+      concurrency: 4,
+      id: true,
+    });
+    assert.deepEqual(
+      { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, mode: s.mode, bytes: s.bytes },
+      { sent: 200, replies: 200, lost: 0, bad: 0, mode: 'id', bytes: 32 },
+    );
+    assertConsistent(s);
   });
-  const s = await bench({
-    host: '127.0.0.1',
-    port,
-    requests: 35,
-    concurrency: 1,
-    id: true,
-    timeoutMs: 40,
+
+  test(`[${backend}] id mode: exact lost, late and bad counts against a scripted server`, async (t) => {
+    // Request k: k % 5 == 0 no reply (lost); k % 7 == 0 a wrong text (bad); k == 3 answered
+    // after 150 ms, past the 40 ms timeout (lost, then late). Requests 1..35, one at a time.
+    const port = await scriptedServer(t, (req) => {
+      const id = /^(\d+); /.exec(req.toString('latin1'))?.[1] ?? '';
+      const k = Number(id);
+      const good = `${id}; I received from you a message of ${req.length} bytes`;
+      if (k % 5 === 0) return undefined;
+      if (k % 7 === 0) return `${id}; I received from you a message of 1 bytes`;
+      if (k === 3) return [150, good];
+      return good;
+    });
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      requests: 35,
+      concurrency: 1,
+      id: true,
+      timeoutMs: 40,
+    });
+    // lost: 5 10 15 20 25 30 35 and 3; bad: 7 14 21 28; late: the reply to 3.
+    assert.deepEqual(
+      { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, late: s.late },
+      { sent: 35, replies: 23, lost: 8, bad: 4, late: 1 },
+    );
+    assertConsistent(s);
   });
-  // lost: 5 10 15 20 25 30 35 and 3; bad: 7 14 21 28; late: the reply to 3.
-  assert.deepEqual(
-    { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, late: s.late },
-    { sent: 35, replies: 23, lost: 8, bad: 4, late: 1 },
-  );
-  assertConsistent(s);
-});
 
-test('plain mode: replies with the wrong text are bad; percentiles see slow replies', async (t) => {
-  // Every 10th request is answered 30 ms late, every 25th with the wrong length.
-  let n = 0;
-  const port = await scriptedServer(t, (req) => {
-    n++;
-    if (n % 25 === 0) return 'I received from you a message of 999 bytes';
-    const good = `I received from you a message of ${req.length} bytes`;
-    return n % 10 === 0 ? [30, good] : good;
+  test(`[${backend}] plain mode: replies with the wrong text are bad; percentiles see slow replies`, async (t) => {
+    // Every 10th request is answered 30 ms late, every 25th with the wrong length.
+    let n = 0;
+    const port = await scriptedServer(t, (req) => {
+      n++;
+      if (n % 25 === 0) return 'I received from you a message of 999 bytes';
+      const good = `I received from you a message of ${req.length} bytes`;
+      return n % 10 === 0 ? [30, good] : good;
+    });
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      requests: 100,
+      size: 10,
+      timeoutMs: 2000,
+    });
+    assert.deepEqual(
+      { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, bytes: s.bytes },
+      { sent: 100, replies: 96, lost: 0, bad: 4, bytes: 10 },
+    );
+    assertConsistent(s);
+    // 10 of 96 replies waited ≥ 30 ms (a lower bound set by the peer's timer, not a speed claim).
+    assert.ok((s.latencyMs.p99 ?? 0) >= 29.9 && (s.latencyMs.max ?? 0) >= 29.9, 'slow tail seen');
   });
-  const s = await bench({ host: '127.0.0.1', port, requests: 100, size: 10, timeoutMs: 2000 });
-  assert.deepEqual(
-    { sent: s.sent, replies: s.replies, lost: s.lost, bad: s.bad, bytes: s.bytes },
-    { sent: 100, replies: 96, lost: 0, bad: 4, bytes: 10 },
-  );
-  assertConsistent(s);
-  // 10 of 96 replies waited ≥ 30 ms (a lower bound set by the peer's timer, not a speed claim).
-  assert.ok((s.latencyMs.p99 ?? 0) >= 29.9 && (s.latencyMs.max ?? 0) >= 29.9, 'slow tail seen');
-});
 
-test('a duration run stops by itself; the warm-up is not counted', async (t) => {
-  const port = await labServer(t);
-  const events: BenchEvent[] = [];
-  const s = await bench({
-    host: '127.0.0.1',
-    port,
-    durationMs: 250,
-    warmupMs: 150,
-    concurrency: 4,
-    progressIntervalMs: 20,
-    onEvent: (e) => events.push(e),
+  test(`[${backend}] a duration run stops by itself; the warm-up is not counted`, async (t) => {
+    const port = await labServer(t);
+    const events: BenchEvent[] = [];
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      durationMs: 250,
+      warmupMs: 150,
+      concurrency: 4,
+      progressIntervalMs: 20,
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(s.stoppedBy, 'duration');
+    assert.ok(s.elapsedMs >= 100 && s.elapsedMs <= 5000, `elapsed ${s.elapsedMs}`);
+    assert.equal(s.lost, 0);
+    assertConsistent(s);
+    const progress = events.filter((e) => e.event === 'progress');
+    assert.ok(progress.some((e) => e.phase === 'warmup'));
+    assert.ok(progress.some((e) => e.phase === 'measure'));
+    // Counters never run backwards and the warm-up sends nothing into them.
+    for (const p of progress) if (p.phase === 'warmup') assert.equal(p.sent, 0);
   });
-  assert.equal(s.stoppedBy, 'duration');
-  assert.ok(s.elapsedMs >= 100 && s.elapsedMs <= 5000, `elapsed ${s.elapsedMs}`);
-  assert.equal(s.lost, 0);
-  assertConsistent(s);
-  const progress = events.filter((e) => e.event === 'progress');
-  assert.ok(progress.some((e) => e.phase === 'warmup'));
-  assert.ok(progress.some((e) => e.phase === 'measure'));
-  // Counters never run backwards and the warm-up sends nothing into them.
-  for (const p of progress) if (p.phase === 'warmup') assert.equal(p.sent, 0);
-});
 
-test('open loop never sends faster than --rate', async (t) => {
-  const port = await labServer(t);
-  const s = await bench({ host: '127.0.0.1', port, rate: 1000, durationMs: 200, concurrency: 16 });
-  // The schedule allows at most rate × (duration + one tick) requests.
-  assert.ok(s.sent > 0 && s.sent <= 1000 * 0.2 + 2, `sent ${s.sent}`);
-  assert.equal(s.rate, 1000);
-  assertConsistent(s);
-});
-
-test('an abort ends the run early with a summary', async (t) => {
-  const port = await labServer(t);
-  const controller = new AbortController();
-  setTimeout(() => controller.abort(new Error('SIGINT')), 100);
-  const s = await bench({
-    host: '127.0.0.1',
-    port,
-    durationMs: 60_000,
-    concurrency: 2,
-    signal: controller.signal,
+  test(`[${backend}] open loop never sends faster than --rate`, async (t) => {
+    const port = await labServer(t);
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      rate: 1000,
+      durationMs: 200,
+      concurrency: 16,
+    });
+    // The schedule allows at most rate × (duration + one tick) requests.
+    assert.ok(s.sent > 0 && s.sent <= 1000 * 0.2 + 2, `sent ${s.sent}`);
+    assert.equal(s.rate, 1000);
+    assertConsistent(s);
   });
-  assert.equal(s.stoppedBy, 'signal');
-  assert.ok(s.replies > 0);
-  assertConsistent(s);
-});
 
-test('nothing listening: every request lost, exit code 1', async () => {
-  const port = await freePort();
-  const { code, stdout } = await runCli([
-    'bench',
-    '127.0.0.1',
-    String(port),
-    '-n',
-    '3',
-    '-t',
-    '0.05',
-    '--json',
-  ]);
-  assert.equal(code, 1);
-  const summary = stdout.events().find((e) => e.event === 'summary');
-  assert.equal(summary?.replies, 0);
-  assert.equal(summary?.lost, 3);
-});
+  test(`[${backend}] an abort ends the run early with a summary`, async (t) => {
+    const port = await labServer(t);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('SIGINT')), 100);
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      durationMs: 60_000,
+      concurrency: 2,
+      signal: controller.signal,
+    });
+    assert.equal(s.stoppedBy, 'signal');
+    assert.ok(s.replies > 0);
+    assertConsistent(s);
+  });
 
-test('CLI --json: started and summary events with the documented fields', async (t) => {
-  const port = await labServer(t);
-  const { code, stdout } = await runCli([
-    'bench',
-    '127.0.0.1',
-    String(port),
-    '-n',
-    '100',
-    '-c',
-    '4',
-    '--json',
-  ]);
-  assert.equal(code, 0);
-  const events = stdout.events();
-  assert.deepEqual(
-    events.map((e) => e.event),
-    ['started', 'summary'],
-  );
-  const summary = events[1] ?? {};
-  assert.deepEqual(Object.keys(summary).sort(), [
-    'bad',
-    'bytes',
-    'concurrency',
-    'elapsedMs',
-    'errors',
-    'event',
-    'late',
-    'latencyMs',
-    'lost',
-    'mode',
-    'rate',
-    'replies',
-    'rps',
-    'sent',
-    'stoppedBy',
-    'time',
-    'to',
-    'unsent',
-  ]);
-  assert.deepEqual(Object.keys(summary.latencyMs as object).sort(), [
-    'max',
-    'mean',
-    'min',
-    'p50',
-    'p90',
-    'p99',
-    'p999',
-  ]);
-});
+  test(`[${backend}] nothing listening: every request lost, exit code 1`, async () => {
+    const port = await freePort();
+    const { code, stdout } = await runCli([
+      'bench',
+      '--backend',
+      backend,
+      '127.0.0.1',
+      String(port),
+      '-n',
+      '3',
+      '-t',
+      '0.05',
+      '--json',
+    ]);
+    assert.equal(code, 1);
+    const summary = stdout.events().find((e) => e.event === 'summary');
+    assert.equal(summary?.replies, 0);
+    assert.equal(summary?.lost, 3);
+    // Loopback answers each request with ICMP port unreachable (not rate-limited on loopback);
+    // the connected socket reports it, on both backends, as an error.
+    assert.ok(Number(summary?.errors) >= 1, `errors ${String(summary?.errors)}`);
+  });
 
-test('CLI human output: the final table', async (t) => {
-  const port = await labServer(t);
-  const { code, stdout } = await runCli(['bench', '127.0.0.1', String(port), '-n', '50', '--id']);
-  assert.equal(code, 0);
-  assert.match(stdout.text, /^Benchmarking 127\.0\.0\.1:\d+ .*id requests of 32 bytes/m);
-  assert.match(stdout.text, /^Requests +50 sent, 50 replies, 0 lost, 0 late, 0 bad/m);
-  assert.match(stdout.text, /^Throughput +[\d,]+ replies\/s/m);
-  assert.match(
-    stdout.text,
-    /^Latency +min [\d.]+ +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+ ms/m,
-  );
-});
+  test(`[${backend}] after ICMP port unreachable the socket goes on: a server that starts late is measured`, async (t) => {
+    const port = await freePort();
+    const errorsSeen: number[] = [];
+    const run = bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      durationMs: 600,
+      concurrency: 1,
+      timeoutMs: 20,
+      progressIntervalMs: 50,
+      onEvent: (e) => {
+        if (e.event === 'progress') errorsSeen.push(e.errors);
+      },
+    });
+    // Nothing listens for the first 150 ms (ICMP errors), then a scripted server answers.
+    await new Promise((r) => setTimeout(r, 150));
+    const late = dgram.createSocket('udp4');
+    t.after(() => late.close());
+    await new Promise<void>((r) => late.bind(port, '127.0.0.1', r));
+    late.on('message', (req, rinfo) => {
+      late.send(`I received from you a message of ${req.length} bytes`, rinfo.port, rinfo.address);
+    });
+    const s = await run;
+    assert.ok(s.errors >= 1, `errors ${s.errors}`);
+    assert.ok((errorsSeen[0] ?? 0) >= 1, 'the errors came before the server started');
+    assert.ok(s.lost >= 1 && s.replies >= 10, `lost ${s.lost}, replies ${s.replies}`);
+    assertConsistent(s);
+  });
+
+  test(`[${backend}] datagrams from anyone but the server never reach the counts (connected socket)`, async (t) => {
+    const port = await labServer(t);
+    const stranger = await rawSocket();
+    t.after(() => stranger.close());
+    const fake = Buffer.from('I received from you a message of 32 bytes');
+    let local = 0;
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      durationMs: 200,
+      concurrency: 2,
+      progressIntervalMs: 20,
+      onEvent: (e) => {
+        if (e.event === 'started') local = e.local.port;
+        // Valid-looking replies from a stranger: counted, they would make real replies late.
+        else if (e.event === 'progress')
+          for (let i = 0; i < 20; i++) stranger.send(fake, local, '127.0.0.1');
+      },
+    });
+    assert.ok(local > 0);
+    assert.equal(s.late, 0);
+    assert.equal(s.bad, 0);
+    assert.ok(s.replies > 0);
+    assertConsistent(s);
+  });
+
+  test(`[${backend}] IPv6, and a window wider than two batches (150 in flight)`, async (t) => {
+    const server = await createServer({ host: '::1', port: 0, perDatagramEvents: false });
+    t.after(() => server.close());
+    let started: BenchEvent | undefined;
+    const s = await bench({
+      backend,
+      host: '::1',
+      port: server.address.port,
+      requests: 3000,
+      concurrency: 150,
+      id: true,
+      onEvent: (e) => {
+        if (e.event === 'started') started = e;
+      },
+    });
+    assert.ok(started?.event === 'started');
+    assert.equal(started.local.address, '::1');
+    assert.equal(started.backend, backend);
+    // 150 requests leave at once: three sendmmsg batches on native (64, 64, 22). Not more:
+    // the server's default receive buffer (208 KiB) holds a few hundred small datagrams.
+    assert.deepEqual(
+      { sent: s.sent, replies: s.replies, lost: s.lost, late: s.late, bad: s.bad },
+      { sent: 3000, replies: 3000, lost: 0, late: 0, bad: 0 },
+    );
+    assertConsistent(s);
+  });
+
+  test(`[${backend}] CLI --json: started and summary events with the documented fields`, async (t) => {
+    const port = await labServer(t);
+    const { code, stdout } = await runCli([
+      'bench',
+      '--backend',
+      backend,
+      '127.0.0.1',
+      String(port),
+      '-n',
+      '100',
+      '-c',
+      '4',
+      '--json',
+    ]);
+    assert.equal(code, 0);
+    const events = stdout.events();
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['started', 'summary'],
+    );
+    assert.deepEqual(Object.keys(events[0] ?? {}).sort(), [
+      'backend',
+      'bytes',
+      'concurrency',
+      'durationMs',
+      'event',
+      'local',
+      'mode',
+      'rate',
+      'requests',
+      'time',
+      'timeoutMs',
+      'to',
+      'warmupMs',
+    ]);
+    assert.equal(events[0]?.backend, backend);
+    const summary = events[1] ?? {};
+    assert.deepEqual(Object.keys(summary).sort(), [
+      'bad',
+      'bytes',
+      'concurrency',
+      'elapsedMs',
+      'errors',
+      'event',
+      'late',
+      'latencyMs',
+      'lost',
+      'mode',
+      'rate',
+      'replies',
+      'rps',
+      'sent',
+      'stoppedBy',
+      'time',
+      'to',
+      'unsent',
+    ]);
+    assert.deepEqual(Object.keys(summary.latencyMs as object).sort(), [
+      'max',
+      'mean',
+      'min',
+      'p50',
+      'p90',
+      'p99',
+      'p999',
+    ]);
+  });
+
+  test(`[${backend}] CLI human output: the final table`, async (t) => {
+    const port = await labServer(t);
+    const { code, stdout } = await runCli([
+      'bench',
+      '--backend',
+      backend,
+      '127.0.0.1',
+      String(port),
+      '-n',
+      '50',
+      '--id',
+    ]);
+    assert.equal(code, 0);
+    assert.match(
+      stdout.text,
+      new RegExp(
+        `^Benchmarking 127\\.0\\.0\\.1:\\d+ from 127\\.0\\.0\\.1:\\d+ \\(${backend} backend\\): id requests of 32 bytes`,
+        'm',
+      ),
+    );
+    assert.match(stdout.text, /^Requests +50 sent, 50 replies, 0 lost, 0 late, 0 bad/m);
+    assert.match(stdout.text, /^Throughput +[\d,]+ replies\/s/m);
+    assert.match(
+      stdout.text,
+      /^Latency +min [\d.]+ +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+ ms/m,
+    );
+  });
+
+  test(`[${backend}] the real process stops by itself after --duration and prints the table`, async (t) => {
+    const port = await labServer(t);
+    const p = spawnUdplab([
+      'bench',
+      '--backend',
+      backend,
+      '127.0.0.1',
+      String(port),
+      '-d',
+      '0.3',
+      '-w',
+      '0.1',
+      '-c',
+      '4',
+    ]);
+    t.after(() => p.child.kill());
+    assert.equal(await p.exited, 0, p.stderr());
+    assert.match(p.stdout(), /^Measured +0\.\d+ s \(stopped by duration\)/m);
+    assert.match(p.stdout(), /^Throughput +[\d,]+ replies\/s/m);
+    assert.equal(p.stderr(), '', 'no progress line when stderr is not a terminal');
+  });
+
+  test(`[${backend}] on a terminal: a live progress line on stderr, cleared before the table`, async (t) => {
+    const port = await labServer(t);
+    const stdout = new Capture();
+    const stderr = new Capture();
+    stderr.isTTY = true;
+    const code = await main(
+      ['bench', '--backend', backend, '127.0.0.1', String(port), '-d', '1.1', '-c', '2'],
+      {
+        stdout,
+        stderr,
+        env: {},
+      },
+    );
+    assert.equal(code, 0);
+    // One progress event a second: "1 s: N replies/s, …", rewritten in place with \r.
+    const clear = '\r\x1b[2K';
+    assert.ok(stderr.text.startsWith(`${clear}1 s: `), JSON.stringify(stderr.text));
+    assert.match(
+      stderr.text.slice(clear.length),
+      /^1 s: [\d,]+ replies\/s, [\d,]+ sent, [\d,]+ replies, 0 lost, 0 bad/,
+    );
+    assert.ok(stderr.text.endsWith('\r\x1b[2K'), 'the line is cleared at the end');
+    assert.doesNotMatch(stdout.text, /replies\/s, [\d,]+ sent/, 'progress never goes to stdout');
+  });
+}
 
 test('CLI usage errors exit 2 before any datagram', async () => {
   for (const args of [
@@ -289,38 +493,6 @@ test('InFlight: lookup by sequence number, tombstones, expiry of a prefix, growt
   assert.equal(w.takeOldest(), undefined);
 });
 
-test('the real process stops by itself after --duration and prints the table', async (t) => {
-  const port = await labServer(t);
-  const p = spawnUdplab(['bench', '127.0.0.1', String(port), '-d', '0.3', '-w', '0.1', '-c', '4']);
-  t.after(() => p.child.kill());
-  assert.equal(await p.exited, 0, p.stderr());
-  assert.match(p.stdout(), /^Measured +0\.\d+ s \(stopped by duration\)/m);
-  assert.match(p.stdout(), /^Throughput +[\d,]+ replies\/s/m);
-  assert.equal(p.stderr(), '', 'no progress line when stderr is not a terminal');
-});
-
-test('on a terminal: a live progress line on stderr, cleared before the table', async (t) => {
-  const port = await labServer(t);
-  const stdout = new Capture();
-  const stderr = new Capture();
-  stderr.isTTY = true;
-  const code = await main(['bench', '127.0.0.1', String(port), '-d', '1.1', '-c', '2'], {
-    stdout,
-    stderr,
-    env: {},
-  });
-  assert.equal(code, 0);
-  // One progress event a second: "1 s: N replies/s, …", rewritten in place with \r.
-  const clear = '\r\x1b[2K';
-  assert.ok(stderr.text.startsWith(`${clear}1 s: `), JSON.stringify(stderr.text));
-  assert.match(
-    stderr.text.slice(clear.length),
-    /^1 s: [\d,]+ replies\/s, [\d,]+ sent, [\d,]+ replies, 0 lost, 0 bad/,
-  );
-  assert.ok(stderr.text.endsWith('\r\x1b[2K'), 'the line is cleared at the end');
-  assert.doesNotMatch(stdout.text, /replies\/s, [\d,]+ sent/, 'progress never goes to stdout');
-});
-
 test('latency percentiles from the HDR histogram: exact to its 3 significant digits', async () => {
   const h = await newHistogram();
   // 1 000 latencies of 1 µs … 1 000 µs: the q-quantile is q × 1 ms (nearest rank).
@@ -337,4 +509,49 @@ test('latency percentiles from the HDR histogram: exact to its 3 significant dig
   assert.ok(near(l.mean, 0.5005), `mean ${String(l.mean)}`);
   const empty = latencySummary(await newHistogram());
   assert.deepEqual(Object.values(empty), [null, null, null, null, null, null, null]);
+});
+
+test('--backend: auto takes native where its addon loads, dgram is obeyed, a bad name is a usage error', async (t) => {
+  const port = await labServer(t);
+  for (const [choice, expected] of [
+    ['auto', nativeSkipReason === undefined ? 'native' : 'dgram'],
+    ['dgram', 'dgram'],
+  ] as const) {
+    const { code, stdout } = await runCli([
+      'bench',
+      '127.0.0.1',
+      String(port),
+      '-n',
+      '20',
+      '--backend',
+      choice,
+      '--json',
+    ]);
+    assert.equal(code, 0);
+    const started = stdout.events().find((e) => e.event === 'started');
+    assert.equal(started?.backend, expected, choice);
+  }
+  const bad = await runCli(['bench', '127.0.0.1', String(port), '--backend', 'fast']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.text, /expected one of auto, native, dgram/);
+});
+
+test('a missing addon: auto falls back to dgram and measures; --backend native fails with UDPLAB_ERR_BACKEND', async (t) => {
+  const port = await labServer(t);
+  const MISSING = { UDPLAB_NATIVE_ADDON: '/nonexistent/udplab_mmsg.node' };
+  const auto = spawnUdplab(['bench', '127.0.0.1', String(port), '-n', '50', '-c', '4'], MISSING);
+  t.after(() => auto.child.kill());
+  assert.equal(await auto.exited, 0, auto.stderr());
+  assert.match(auto.stdout(), /^Benchmarking .*\(dgram backend\)/m);
+  assert.match(auto.stdout(), /^Requests +50 sent, 50 replies, 0 lost/m);
+
+  const forced = spawnUdplab(
+    ['bench', '127.0.0.1', String(port), '-n', '5', '--backend', 'native', '--json'],
+    MISSING,
+  );
+  t.after(() => forced.child.kill());
+  assert.equal(await forced.exited, 1);
+  const error = JSON.parse(forced.stdout().trim()) as { code: string };
+  assert.equal(error.code, ErrorCodes.BACKEND);
+  assert.match(forced.stderr(), /^udplab: error: the native backend is not available: .+\n$/);
 });

@@ -6,7 +6,8 @@ import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
-import { positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
+import { backendChoice, positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
+import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -37,7 +38,7 @@ export function renderBench(event: BaseEvent, c: Colors): string | undefined {
           ? `for ${secs(e.durationMs)}`
           : `${int(e.requests)} requests (at most ${secs(e.durationMs)})`;
       const warm = e.warmupMs > 0 ? ` after ${secs(e.warmupMs)} of warm-up` : '';
-      return `Benchmarking ${c.bold(ep(e.to))} from ${ep(e.local)}: ${e.mode} requests of ${e.bytes} bytes, ${load}, ${bound}${warm}`;
+      return `Benchmarking ${c.bold(ep(e.to))} from ${ep(e.local)} (${e.backend} backend): ${e.mode} requests of ${e.bytes} bytes, ${load}, ${bound}${warm}`;
     }
     case 'summary': {
       const rows: [string, string][] = [
@@ -93,6 +94,7 @@ interface BenchOpts {
   keyFile?: string;
   warmup?: number;
   timeout?: number;
+  backend: BackendChoice;
   json?: boolean;
 }
 
@@ -139,6 +141,13 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
           '-t, --timeout <s>',
           'a request unanswered after S seconds is lost (default 1)',
           secondsToMs,
+        )
+        .option(
+          '--backend <name>',
+          'socket backend: native (Linux, recvmmsg/sendmmsg batches of 64), dgram (node:dgram),\n' +
+            'or auto: native when its addon loads, dgram otherwise (the started line says which)',
+          backendChoice,
+          'auto',
         ),
     ),
     [
@@ -147,6 +156,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
       'udplab bench 127.0.0.1 1060 -r 20000 -d 5       # open loop at 20,000 requests/s',
       'udplab bench 127.0.0.1 1060 -c 64 --id --json   # ID mode, JSON summary',
       'udplab bench 127.0.0.1 1060 -c 64 -k lab.key    # sealed mode (the server runs --key-file lab.key)',
+      'udplab bench 127.0.0.1 1060 -c 64 --backend dgram  # node:dgram sockets instead of recvmmsg/sendmmsg',
     ],
   ).action(async (host: string, portText: string, opts: BenchOpts) => {
     const port = parsePort(portText, false);
@@ -194,6 +204,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
       ...(codec === undefined ? {} : { codec }),
       ...(opts.warmup === undefined ? {} : { warmupMs: opts.warmup }),
       ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
+      backend: opts.backend,
       onEvent,
       ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
     });

@@ -3,6 +3,7 @@
  * into a one-line usage error and exit code 2.
  */
 import { InvalidArgumentError } from 'commander';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend/types.js';
 import { MAX_TIMER_MS } from '../rng.js';
 
 const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
@@ -72,4 +73,13 @@ export function positiveNumber(text: string): number {
     throw new InvalidArgumentError('expected a number greater than 0');
   }
   return v;
+}
+
+/** `--backend` (udplab server, udplab bench): one of auto, native, dgram. */
+export function backendChoice(text: string): BackendChoice {
+  const choice = BACKEND_CHOICES.find((c) => c === text.trim());
+  if (choice === undefined) {
+    throw new InvalidArgumentError(`expected one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  return choice;
 }

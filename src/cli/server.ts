@@ -1,14 +1,21 @@
 /** `udplab server HOST PORT`: the lab's reply server (Task 1; `--drop` for Task 2). */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { parsePort } from '../address.js';
 import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
-import { BACKEND_CHOICES, type BackendChoice } from '../backend/types.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, quote, type Colors } from './output.js';
 import { loadKeyOption } from './keys.js';
-import { nonNegativeInt, positiveInt, positiveNumber, probability, secondsToMs } from './parse.js';
+import {
+  backendChoice,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  probability,
+  secondsToMs,
+} from './parse.js';
+import type { BackendChoice } from '../backend/types.js';
 import type { RejectReason } from '../server-core.js';
 import { UsageError } from '../errors.js';
 
@@ -38,15 +45,6 @@ function bindingHint(address: string): string {
   if (address.startsWith('127.') || address === '::1')
     return 'loopback only: other machines cannot reach it';
   return 'this interface only: datagrams to the machine’s other addresses are not delivered here';
-}
-
-/** `--backend`: one of auto, native, dgram. */
-function backendChoice(text: string): BackendChoice {
-  const choice = BACKEND_CHOICES.find((c) => c === text.trim());
-  if (choice === undefined) {
-    throw new InvalidArgumentError(`expected one of ${BACKEND_CHOICES.join(', ')}`);
-  }
-  return choice;
 }
 
 /** The most characters of a payload a human line shows (JSON events carry it whole). */
