@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { bindError } from '../errors.js';
 import type { Endpoint } from '../events.js';
-import type { Datagram, Reply } from '../server-core.js';
+import type { Datagram, Reply } from '../server-events.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 
 /** The environment variable that points the loader at another addon file (tests use it). */
