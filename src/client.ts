@@ -5,7 +5,7 @@
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
 import dgram from 'node:dgram';
-import { maxPayload, resolveHost } from './address.js';
+import { maxPayload, resolveHost, sameEndpoint } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
 import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
@@ -118,11 +118,6 @@ async function sealedId(id: boolean | string | undefined): Promise<bigint> {
   const v = /^[0-9]{1,20}$/.test(id) ? BigInt(id) : -1n;
   if (v < 0n || v > MAX_U64) throw new RangeError('id must be a decimal number in 0 … 2^64 − 1');
   return v;
-}
-
-function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  const norm = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
-  return a.port === b.port && norm(a.address) === norm(b.address);
 }
 
 /**
