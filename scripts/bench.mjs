@@ -542,7 +542,7 @@ if (sealed) {
   lines.push(
     `### Sealed mode (\`udplab bench --key-file\` as the load)`,
     '',
-    'The generator seals and opens every datagram too (the same node:crypto work as the server), so',
+    'The generator seals and opens every datagram too (the same ChaCha20-Poly1305 work as the server), so',
     'when the server CPU column is well under 100 % the generator, not the server, set the pace:',
     'compare replies per server CPU-second.',
     '',
@@ -553,6 +553,9 @@ if (sealed) {
       ? [row('udplab-sealed-native', SEALED_LOAD)]
       : []),
     row('udplab-quiet', 'udplab-bench'),
+    ...(servers.some((x) => x.name === 'udplab-native')
+      ? [row('udplab-native', 'udplab-bench')]
+      : []),
     '',
   );
 }
