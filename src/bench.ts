@@ -22,7 +22,7 @@ import { InFlight } from './bench-window.js';
 import { abortError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
-import type { Datagram, Reply } from './server-core.js';
+import type { Datagram, Reply } from './server-events.js';
 
 /** `started`: the socket is connected and the first requests leave. */
 export interface BenchStartedEvent extends BaseEvent {

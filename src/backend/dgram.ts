@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import type { Family } from '../address.js';
 import { bindError, connectError } from '../errors.js';
-import type { Datagram, Reply } from '../server-core.js';
+import type { Datagram, Reply } from '../server-events.js';
 import type { Endpoint } from '../events.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 

@@ -16,7 +16,7 @@ import {
   secondsToMs,
 } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
-import type { RejectReason } from '../server-core.js';
+import type { RejectReason } from '../server-events.js';
 import { UsageError } from '../errors.js';
 
 function hardeningLine(e: ServerEvent & { event: 'listening' }): string | undefined {
