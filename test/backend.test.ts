@@ -425,3 +425,28 @@ for (const backend of serverBackends()) {
     assert.deepEqual(heard.length, 1, 'the stranger was never heard');
   });
 }
+
+for (const backend of serverBackends()) {
+  test(`[${backend}] a connect that fails is UDPLAB_ERR_SEND and leaves no socket open`, async () => {
+    for (const connect of [
+      { address: '127.0.0.1', port: 0 }, // no port
+      { address: '::1', port: 9 }, // an IPv6 peer for an IPv4 socket
+    ]) {
+      await assert.rejects(
+        openBackend(backend, {
+          family: 'udp4',
+          address: '0.0.0.0',
+          port: 0,
+          connect,
+          sendQueueLimit: 1,
+          onBatch: () => undefined,
+          onSendFailed: () => undefined,
+          onError: (err) => assert.fail(err),
+        }),
+        { code: ErrorCodes.SEND },
+        JSON.stringify(connect),
+      );
+    }
+    // A socket left open would keep this test file's process alive: the runner would time out.
+  });
+}

@@ -39,10 +39,17 @@ function connectSocket(socket: dgram.Socket, to: Endpoint): Promise<void> {
       reject(connectError(err, to.address, to.port));
     };
     socket.once('error', onError);
-    socket.connect(to.port, to.address, () => {
-      socket.off('error', onError);
-      resolve();
-    });
+    try {
+      // Node passes a failed lookup or connect to this callback (typed as taking no argument),
+      // not to 'error'.
+      socket.connect(to.port, to.address, (...args: unknown[]) => {
+        socket.off('error', onError);
+        if (args[0] instanceof Error) onError(args[0]);
+        else resolve();
+      });
+    } catch (err) {
+      onError(err as Error); // a bad port throws at once (ERR_SOCKET_BAD_PORT)
+    }
   });
 }
 

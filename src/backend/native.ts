@@ -168,14 +168,17 @@ class NativeBackend implements SocketBackend {
     const peer = options.connect;
     this.#peer = peer === undefined ? undefined : { address: peer.address, port: peer.port };
     if (peer !== undefined) {
-      const err = addon.connect(handle, peer.address, peer.port);
+      let err: number | Error;
+      try {
+        err = addon.connect(handle, peer.address, peer.port);
+      } catch (thrown) {
+        err = thrown as Error; // a port out of range: a TypeError from the addon
+      }
       if (err !== 0) {
         addon.close(handle);
-        throw connectError(
-          errnoError(err, 'connect', peer.address, peer.port),
-          peer.address,
-          peer.port,
-        );
+        const cause =
+          typeof err === 'number' ? errnoError(err, 'connect', peer.address, peer.port) : err;
+        throw connectError(cause, peer.address, peer.port);
       }
     }
     const [address, port] = addon.address(handle);
