@@ -190,6 +190,15 @@ async function sealedId(id: boolean | string | undefined): Promise<bigint> {
   return v;
 }
 
+/**
+ * Monotonic milliseconds for RTTs and the elapsed time. process.hrtime rather than
+ * performance.now(): the first use of the global `performance` loads perf_hooks (nine internal
+ * modules, ~1 ms of the client's cold start: docs/performance.md).
+ */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   const norm = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
   return a.port === b.port && norm(a.address) === norm(b.address);
@@ -261,7 +270,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
     onEvent({ event: 'bound', time: isoNow(), ...local });
 
     return await new Promise<RequestResult>((resolve, reject) => {
-      const start = performance.now();
+      const start = monotonicMs();
       let attempt = 0;
       let lastSent = start;
       let timer: NodeJS.Timeout | undefined;
@@ -295,7 +304,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
 
       const transmit = (): void => {
         attempt++;
-        lastSent = performance.now();
+        lastSent = monotonicMs();
         lastSeen = 'timeout';
         const n = attempt;
         // Sealed mode seals every transmission afresh: a new nonce and time, and the attempt number
@@ -350,7 +359,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             transmit();
             return;
           }
-          const elapsedMs = performance.now() - start;
+          const elapsedMs = monotonicMs() - start;
           const clues = key === undefined ? {} : { keyId: key.id, forged, notSealed };
           onEvent({
             event: 'gave-up',
@@ -411,7 +420,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         const fromServer = sameEndpoint(from, to);
         if (!promiscuous && !fromServer) return ignore('stranger'); // kernel filters; belt and braces
         if (verdict !== undefined) return ignore(verdict);
-        const now = performance.now();
+        const now = monotonicMs();
         const rttMs = now - lastSent;
         clearTimeout(timer);
         onEvent({
