@@ -3,7 +3,7 @@
 //
 // Why: loading an ES module costs ~0.3-0.5 ms (resolution, a file read on the thread pool,
 // compilation, linking) and the extra garbage triggered young-generation GCs; bundling took the
-// cold start from ~1.18x to ~1.07x a bare Node dgram client (docs/performance.md).
+// cold start from ~1.18x to ~1.05x a bare Node dgram client (docs/performance.md).
 //
 // What: esbuild (bundling only: its input is tsc's JavaScript, so nothing is transpiled twice)
 // takes tsc's build/src/bin.js and everything it imports statically (cli/main.js, the client's
@@ -11,8 +11,9 @@
 // dynamic import of cli/program.js (the commander half: every other command) stays a dynamic
 // import of tsc's unbundled file, at the same relative path, so the bundle is a drop-in
 // replacement in the same folder. Modules that the bundled half imports lazily (the sealed codec,
-// key files: never reached by the fast path) are bundled too, as chunks in build/src/bin-chunks/,
-// so that no module of the bundled half is ever loaded twice in one process.
+// which the library's request() needs with a key; never reached by the fast path) are bundled
+// too, as chunks in build/src/bin-chunks/, so that no module of the bundled half is ever loaded
+// twice in one process.
 //
 // Usage: node scripts/bundle-bin.mjs   (after tsc; `npm run build` runs both)
 import { build } from 'esbuild';
@@ -85,6 +86,16 @@ for (const out of outputs) {
   if (!out.endsWith('/bin.js') && text.includes(relative(outdir, boundary))) {
     fail(`${out} imports cli/program.js from a chunk, where the relative path is wrong`);
   }
+}
+// The point of the bundle is one file on the fast path: say so when a change adds a second.
+const eager = result.metafile.outputs['build/src/bin.js'].imports.filter(
+  (i) => i.kind === 'import-statement' && !i.external,
+);
+if (eager.length > 0) {
+  console.warn(
+    `bundle-bin: warning: bin.js now loads ${eager.map((i) => i.path).join(', ')} at start ` +
+      '(a module shared with a lazy chunk: see the KeyLoader note in src/cli/client-action.ts)',
+  );
 }
 const chunks = readdirSync(join(outdir, chunkDir)).filter((f) => f.endsWith('.js'));
 console.log(

@@ -24,6 +24,9 @@ test('fast path: declines (runs nothing) whatever commander must interpret', asy
     ['127.0.0.1', '1060', '--json=1'],
     ['127.0.0.1', '1060', '--bogus'],
     ['--', '127.0.0.1', '1060'],
+    // Sealed mode: the fast path has no key loader (client-action.ts), commander's path has.
+    ['127.0.0.1', '1060', '-k', 'lab.key'],
+    ['127.0.0.1', '1060', '--key-file=lab.key'],
   ]) {
     const c = ctx();
     assert.equal(await runClientFast(args, c), false, args.join(' '));
