@@ -1,5 +1,5 @@
 // bundle-bin.mjs - run by `npm run build` after tsc: bundles the CLI's start-up path into one
-// file, build/src/bin.js, so that `udplab client HOST PORT` loads one module instead of 17.
+// file, build/src/bin.js, so that `udplab client HOST PORT` loads one module instead of 16.
 //
 // Why: loading an ES module costs ~0.3-0.5 ms (resolution, a file read on the thread pool,
 // compilation, linking) and the extra garbage triggered young-generation GCs; bundling took the
