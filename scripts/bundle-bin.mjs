@@ -3,30 +3,40 @@
 //
 // Why: loading an ES module costs ~0.3-0.5 ms (resolution, a file read on the thread pool,
 // compilation, linking) and the extra garbage triggered young-generation GCs; bundling took the
-// cold start from ~1.18x to ~1.05x a bare Node dgram client (docs/performance.md).
+// cold start from ~1.18x to ~1.03x a bare Node dgram client (docs/performance.md).
 //
-// What: esbuild (bundling only: its input is tsc's JavaScript, so nothing is transpiled twice)
-// takes tsc's build/src/bin.js and everything it imports statically (cli/main.js, the client's
-// fast path and the modules under it) and writes the result over build/src/bin.js. The one
-// dynamic import of cli/program.js (the commander half: every other command) stays a dynamic
-// import of tsc's unbundled file, at the same relative path, so the bundle is a drop-in
-// replacement in the same folder. Modules that the bundled half imports lazily (the sealed codec,
-// which the library's request() needs with a key; never reached by the fast path) are bundled
-// too, as chunks in build/src/bin-chunks/, so that no module of the bundled half is ever loaded
-// twice in one process.
+// What: esbuild (bundling only: its input is tsc's JavaScript) takes tsc's build/src/bin.js and
+// everything it imports statically (cli/main.js, the client's fast path and the modules under it)
+// and writes the result over build/src/bin.js, the same folder, so every relative path still holds.
+//
+// Lazy imports (`await import('./x.js')`) of udplab's own modules are not bundled: they stay
+// imports of tsc's unbundled files, so the bundle is one file and nothing under it depends on where
+// it sits (backend/native.js finds the addon from its own URL). Such a module has its own copies of
+// the modules it shares with the bundle (errors.js, output.js), so no object whose identity or
+// state matters may cross between the two: each lazy import is listed below with the reason it
+// cannot, and any other one fails the build until someone has checked that and listed it.
 //
 // Usage: node scripts/bundle-bin.mjs   (after tsc; `npm run build` runs both)
 import { build } from 'esbuild';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(repo, 'build', 'src');
 const entry = join(outdir, 'bin.js');
-const chunkDir = 'bin-chunks';
-/** Left unbundled: the commander half (cli/main.ts explains why nothing may cross the line). */
-const boundary = join(outdir, 'cli', 'program.js');
+/** The lazy imports left unbundled (paths under build/src), and why nothing crosses with them. */
+const UNBUNDLED = new Map([
+  [
+    'cli/program.js',
+    'the commander half: main.ts passes it io and takes back the exit code (src/cli/main.ts)',
+  ],
+  [
+    'wire/sealed.js',
+    'request() imports the sealed codec only with a key, which the fast path never has: a sealed ' +
+      '`udplab client -k` goes through program.js and its own unbundled client',
+  ],
+]);
 const MARK = '// Bundled by scripts/bundle-bin.mjs';
 
 const fail = (message) => {
@@ -44,15 +54,12 @@ if (source.includes(MARK)) {
   fail(`${relative(repo, entry)} is already a bundle: run tsc first (npm run build does)`);
 }
 
-rmSync(join(outdir, chunkDir), { recursive: true, force: true });
+const unlisted = [];
 const result = await build({
   entryPoints: [entry],
-  outdir,
-  entryNames: '[name]',
-  chunkNames: `${chunkDir}/[name]-[hash]`,
+  outfile: entry,
   allowOverwrite: true, // the bundle replaces tsc's bin.js in place
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -63,41 +70,36 @@ const result = await build({
   metafile: true,
   plugins: [
     {
-      name: 'udplab-unbundled-commander-half',
+      name: 'udplab-lazy-imports-stay-unbundled',
       setup(b) {
-        b.onResolve({ filter: /program\.js$/ }, (args) =>
-          resolve(args.resolveDir, args.path) === boundary
-            ? { path: `./${relative(outdir, boundary)}`, external: true }
-            : undefined,
-        );
+        b.onResolve({ filter: /^\.\.?\// }, (args) => {
+          if (args.kind !== 'dynamic-import') return undefined;
+          const target = relative(outdir, resolve(args.resolveDir, args.path)).replaceAll(
+            '\\',
+            '/',
+          );
+          if (!UNBUNDLED.has(target))
+            unlisted.push(`${target} (from ${relative(repo, args.importer)})`);
+          return { path: `./${target}`, external: true };
+        });
       },
     },
   ],
 });
 
-// The bundle sits where tsc's bin.js was, but its chunks do not, and code moved into it keeps the
-// URL of the bundle: refuse what would break.
-const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
-for (const out of outputs) {
-  const text = readFileSync(join(repo, out), 'utf8');
-  if (text.includes('import.meta')) {
-    fail(`${out} uses import.meta: its relative URLs would point elsewhere once bundled`);
-  }
-  if (!out.endsWith('/bin.js') && text.includes(relative(outdir, boundary))) {
-    fail(`${out} imports cli/program.js from a chunk, where the relative path is wrong`);
-  }
-}
-// The point of the bundle is one file on the fast path: say so when a change adds a second.
-const eager = result.metafile.outputs['build/src/bin.js'].imports.filter(
-  (i) => i.kind === 'import-statement' && !i.external,
-);
-if (eager.length > 0) {
-  console.warn(
-    `bundle-bin: warning: bin.js now loads ${eager.map((i) => i.path).join(', ')} at start ` +
-      '(a module shared with a lazy chunk: see the KeyLoader note in src/cli/client-action.ts)',
+if (unlisted.length > 0) {
+  fail(
+    `lazy imports not in UNBUNDLED: ${unlisted.join(', ')}. They would stay unbundled; list each ` +
+      'with the reason no object (error class, module state) crosses between it and the bundle.',
   );
 }
-const chunks = readdirSync(join(outdir, chunkDir)).filter((f) => f.endsWith('.js'));
+// Code moved into the bundle keeps the bundle's URL: refuse what would resolve elsewhere.
+if (readFileSync(entry, 'utf8').includes('import.meta')) {
+  fail('bin.js uses import.meta: relative URLs of a bundled module would point elsewhere');
+}
+const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
+if (files.length !== 1) fail(`expected one output file, got ${files.join(', ')}`);
 console.log(
-  `bundle-bin: build/src/bin.js bundled (${chunks.length} lazy chunk${chunks.length === 1 ? '' : 's'} in build/src/${chunkDir}/)`,
+  `bundle-bin: build/src/bin.js bundled (${Object.keys(result.metafile.inputs).length} modules; ` +
+    `unbundled lazy imports: ${[...UNBUNDLED.keys()].join(', ')})`,
 );

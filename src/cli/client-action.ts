@@ -116,9 +116,10 @@ export interface ClientOpts {
 
 /**
  * Reads a `--key-file` (cli/keys.ts's loadKeyOption, imported lazily by the commander definition
- * in client.ts). Passed in rather than imported here: the fast path takes no key file, and a lazy
- * import from this file would make the bundled entry load a second file (errors.js, which the
- * key code shares; scripts/bundle-bin.mjs, docs/performance.md).
+ * in client.ts). Passed in rather than imported here: this file is bundled into bin.js for the
+ * fast path, which takes no key file, and a lazy import from the bundle stays an unbundled module
+ * with its own errors.js, whose UdplabError (KEY, exit 1) the bundle's report() would not
+ * recognise (scripts/bundle-bin.mjs).
  */
 export type KeyLoader = (ctx: CommandContext, path: string) => Promise<SealKey | undefined>;
 

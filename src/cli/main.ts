@@ -4,11 +4,11 @@
  *
  * Two halves, for start-up time (docs/performance.md): a plain `udplab client HOST PORT` is
  * parsed and run from here without commander (client-fast.ts); everything else goes to
- * program.ts, imported only then. The build bundles bin.ts, this file and the modules it imports
- * into one file, build/src/bin.js, and leaves program.ts and everything it loads unbundled
- * (scripts/bundle-bin.mjs). Nothing passes between the two halves but `io` and the exit code:
- * keep it so (no module state, no error class crosses), since each half has its own copy of the
- * modules both use.
+ * program.ts, imported only then. The build bundles bin.ts, this file and the modules they import
+ * statically into one file, build/src/bin.js; program.ts and everything it loads stay tsc's
+ * unbundled files (scripts/bundle-bin.mjs). Nothing passes between the two halves but `io` and
+ * the exit code: keep it so (no module state, no error class crosses), since each half has its
+ * own copy of the modules both use.
  */
 import { runClientFast } from './client-fast.js';
 import type { CommandContext } from './context.js';
