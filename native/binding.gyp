@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "udplab_mmsg",
-      "sources": ["udplab_mmsg.c"],
+      "sources": ["udplab_mmsg.c", "udplab_aead.c"],
+      "libraries": ["-ldl"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]

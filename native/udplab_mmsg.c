@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "udplab_aead.h"
+
 #define BATCH 64            /* datagrams per recvmmsg / sendmmsg */
 #define SLOT 65536          /* bytes per receive slot: any UDP payload fits (max 65,527) */
 #define META 128            /* bytes of metadata per datagram, see the layouts below */
@@ -425,6 +427,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"TEXT_AT", NULL, NULL, NULL, NULL, number(env, TEXT_AT), napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  CHECK(aead_register(env, exports));
   return exports;
 }
 

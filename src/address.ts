@@ -3,6 +3,7 @@
  * The empty host `""` means all interfaces, as Python's socket treats `''` (the lab uses it).
  */
 import { ErrorCodes, UdplabError, UsageError } from './errors.js';
+import type { Endpoint } from './events.js';
 
 /** `udp4` or `udp6`. */
 export type Family = 'udp4' | 'udp6';
@@ -73,4 +74,15 @@ export function parseHostPort(text: string, allowZero: boolean): { host: string;
 /** The UDP payload limit for a family: 65,535 − 20 (IPv4 header) − 8 = 65,507; over IPv6 65,535 − 8 = 65,527. */
 export function maxPayload(family: Family): number {
   return family === 'udp6' ? 65527 : 65507;
+}
+
+/**
+ * True when two endpoints are the same socket address, an IPv4 one and its IPv4-mapped IPv6 form
+ * (`::ffff:127.0.0.1`, as a dual-stack socket names IPv4 peers) counting as the same.
+ * @example
+ * sameEndpoint({ address: '::ffff:127.0.0.1', port: 5 }, { address: '127.0.0.1', port: 5 }) // true
+ */
+export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  const norm = (s: string): string => (s.toLowerCase().startsWith('::ffff:') ? s.slice(7) : s);
+  return a.port === b.port && norm(a.address) === norm(b.address);
 }

@@ -5,97 +5,27 @@
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
 import dgram from 'node:dgram';
-import { maxPayload, resolveHost } from './address.js';
+import { maxPayload, resolveHost, sameEndpoint } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
 import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
-import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
+import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { SealKey } from './keys.js';
 import { escapePayload } from './wire/escape.js';
 import { parseId, randomId, stripId, withId } from './wire/text.js';
+import type { ClientEvent, IgnoreReason } from './client-events.js';
 
-/** `bound`: the address and port the OS gave the client's socket. */
-export interface BoundEvent extends BaseEvent {
-  event: 'bound';
-  address: string;
-  port: number;
-}
-/** `sent`: one transmission of the request. */
-export interface SentEvent extends BaseEvent {
-  event: 'sent';
-  to: Endpoint;
-  bytes: number;
-  attempt: number;
-  id?: string;
-  /** Sealed mode: the transmission was sealed (each one afresh: new nonce, time and attempt number). */
-  sealed?: true;
-}
-/** `received`: the accepted reply. `rttMs` is measured from the latest transmission. */
-export interface ReceivedEvent extends BaseEvent {
-  event: 'received';
-  from: Endpoint;
-  bytes: number;
-  text: string;
-  rttMs: number;
-  attempt: number;
-  /** False only in promiscuous mode, when someone other than the server answered. */
-  fromServer: boolean;
-  id?: string;
-  /** Sealed mode: the reply authenticated; `bytes` and `text` are its opened body. */
-  sealed?: true;
-}
-/**
- * Why a datagram was not taken as the reply. Sealed mode adds `not-sealed` (plain text: a server
- * without a key, or a spoofer) and `forged` (does not authenticate with the client's key, or is not a
- * reply); `wrong-id` is then an authentic reply to another request.
- */
-export type IgnoreReason = 'stranger' | 'wrong-id' | 'duplicate' | 'forged' | 'not-sealed';
-/** `ignored`: a datagram that is not the reply. */
-export interface IgnoredEvent extends BaseEvent {
-  event: 'ignored';
-  from: Endpoint;
-  bytes: number;
-  text: string;
-  reason: IgnoreReason;
-}
-/** `timeout`: a wait ran out; `nextWaitMs` is null when the client gives up next. */
-export interface TimeoutEvent extends BaseEvent {
-  event: 'timeout';
-  attempt: number;
-  waitedMs: number;
-  nextWaitMs: number | null;
-  /** Only when `nextWaitMs` is null: why the schedule ends (`attempts`: the cap; `max-delay`: the next wait would pass it). */
-  lastBecause?: 'attempts' | 'max-delay';
-}
-/** `refused`: ICMP port unreachable — nothing listens at the server's port (Linux, connected socket). */
-export interface RefusedEvent extends BaseEvent {
-  event: 'refused';
-  attempt: number;
-  from: Endpoint;
-}
-/**
- * `gave-up`: the schedule ran out. In sealed mode it also carries the client's `keyId` and how many
- * datagrams came back `forged` or `notSealed`, the clues to a key mismatch.
- */
-export interface GaveUpEvent extends BaseEvent {
-  event: 'gave-up';
-  reason: 'timeout' | 'refused';
-  attempts: number;
-  elapsedMs: number;
-  keyId?: string;
-  forged?: number;
-  notSealed?: number;
-}
-/** Every event of one request. */
-export type ClientEvent =
-  | BoundEvent
-  | SentEvent
-  | ReceivedEvent
-  | IgnoredEvent
-  | TimeoutEvent
-  | RefusedEvent
-  | GaveUpEvent
-  | ErrorEvent;
+export type {
+  BoundEvent,
+  SentEvent,
+  ReceivedEvent,
+  IgnoreReason,
+  IgnoredEvent,
+  TimeoutEvent,
+  RefusedEvent,
+  GaveUpEvent,
+  ClientEvent,
+} from './client-events.js';
 
 /** Options of {@link request}. Times in milliseconds. */
 export interface RequestOptions extends BackoffOptions {
@@ -197,11 +127,6 @@ async function sealedId(id: boolean | string | undefined): Promise<bigint> {
  */
 function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
-}
-
-function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  const norm = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
-  return a.port === b.port && norm(a.address) === norm(b.address);
 }
 
 /**

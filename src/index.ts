@@ -17,20 +17,18 @@ export {
 } from './address.js';
 export { seededRng, type Rng } from './rng.js';
 export { BACKOFF_DEFAULTS, nominalWaits, schedule, type BackoffOptions } from './backoff.js';
+export { ServerCore, type HardeningOptions, type HardeningInfo } from './server-core.js';
 export {
-  ServerCore,
   REJECT_REASONS,
   type Datagram,
   type Reply,
   type ServerCounters,
   type CoreEvent,
-  type HardeningOptions,
-  type HardeningInfo,
   type RejectReason,
   type RejectedEvent,
   type RetransmissionEvent,
   type RateLimitedEvent,
-} from './server-core.js';
+} from './server-events.js';
 export {
   KEY_BYTES,
   SealKey,

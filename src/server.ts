@@ -11,11 +11,10 @@ import type { Rng } from './rng.js';
 import {
   ServerCore,
   hardeningOf,
-  type CoreEvent,
   type HardeningInfo,
   type HardeningOptions,
-  type ServerCounters,
 } from './server-core.js';
+import type { CoreEvent, ServerCounters } from './server-events.js';
 
 export { bindSocket } from './backend/dgram.js';
 import { checkBindPort } from './backend/dgram.js';

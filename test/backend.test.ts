@@ -11,7 +11,7 @@ import { loadNativeAddon, openNativeBackend } from '../src/backend/native.js';
 import { openBackend } from '../src/backend/select.js';
 import type { BackendName, BackendOptions, SocketBackend } from '../src/backend/types.js';
 import { ErrorCodes } from '../src/index.js';
-import type { Datagram, Reply } from '../src/server-core.js';
+import type { Datagram, Reply } from '../src/server-events.js';
 import { nativeSkipReason, serverBackends } from './backends.js';
 import { Capture, nextMessage, rawSocket, runCli, spawnUdplab, until } from './helpers.js';
 

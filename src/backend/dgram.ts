@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import type { Family } from '../address.js';
 import { bindError } from '../errors.js';
-import type { Datagram, Reply } from '../server-core.js';
+import type { Datagram, Reply } from '../server-events.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 
 /** Binds a dgram socket, resolving once bound. @throws UdplabError BIND. */

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { bindError } from '../errors.js';
 import type { Endpoint } from '../events.js';
-import type { Datagram, Reply } from '../server-core.js';
+import type { Datagram, Reply } from '../server-events.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 
 /** The environment variable that points the loader at another addon file (tests use it). */
@@ -41,6 +41,10 @@ export interface NativeAddon {
   close(handle: Handle): number;
   address(handle: Handle): [string, number];
   setBlocked(handle: Handle, blocked: boolean): void;
+  /** ChaCha20-Poly1305 (native/udplab_aead.c): absent when this Node has no OpenSSL to find. */
+  aeadKey?: (secret: Uint8Array) => Handle;
+  aeadSeal?: (key: Handle, datagram: Uint8Array) => boolean;
+  aeadOpen?: (key: Handle, datagram: Uint8Array, out: Uint8Array) => boolean;
   readonly BATCH: number;
   readonly SLOT: number;
   readonly META: number;

@@ -6,7 +6,7 @@
  */
 import type { Family } from '../address.js';
 import type { Endpoint } from '../events.js';
-import type { Datagram, Reply } from '../server-core.js';
+import type { Datagram, Reply } from '../server-events.js';
 
 /** The backend that runs. */
 export type BackendName = 'dgram' | 'native';

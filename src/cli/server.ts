@@ -9,7 +9,7 @@ import { openOutput, withCommonOptions, withExamples, type CommandContext } from
 import { ep, quote, type Colors } from './output.js';
 import { loadKeyOption } from './keys.js';
 import { nonNegativeInt, positiveInt, positiveNumber, probability, secondsToMs } from './parse.js';
-import type { RejectReason } from '../server-core.js';
+import type { RejectReason } from '../server-events.js';
 import { UsageError } from '../errors.js';
 
 function hardeningLine(e: ServerEvent & { event: 'listening' }): string | undefined {
