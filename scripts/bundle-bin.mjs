@@ -3,7 +3,7 @@
 //
 // Why: loading an ES module costs ~0.3-0.5 ms (resolution, a file read on the thread pool,
 // compilation, linking) and the extra garbage triggered young-generation GCs; bundling took the
-// cold start from ~1.18x to ~1.03x a bare Node dgram client (docs/performance.md).
+// cold start from ~1.18x to 1.03-1.07x a bare Node dgram client (docs/performance.md).
 //
 // What: esbuild (bundling only: its input is tsc's JavaScript) takes tsc's build/src/bin.js and
 // everything it imports statically (cli/main.js, the client's fast path and the modules under it)
