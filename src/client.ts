@@ -121,6 +121,15 @@ async function sealedId(id: boolean | string | undefined): Promise<bigint> {
 }
 
 /**
+ * Monotonic milliseconds for RTTs and the elapsed time. process.hrtime rather than
+ * performance.now(): the first use of the global `performance` loads perf_hooks (nine internal
+ * modules, ~1 ms of the client's cold start: docs/performance.md).
+ */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
  * Sends one request and waits for its reply, retransmitting with exponential backoff.
  * @example
  * const r = await request({ host: '127.0.0.1', port: 5000 });
@@ -186,7 +195,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
     onEvent({ event: 'bound', time: isoNow(), ...local });
 
     return await new Promise<RequestResult>((resolve, reject) => {
-      const start = performance.now();
+      const start = monotonicMs();
       let attempt = 0;
       let lastSent = start;
       let timer: NodeJS.Timeout | undefined;
@@ -220,7 +229,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
 
       const transmit = (): void => {
         attempt++;
-        lastSent = performance.now();
+        lastSent = monotonicMs();
         lastSeen = 'timeout';
         const n = attempt;
         // Sealed mode seals every transmission afresh: a new nonce and time, and the attempt number
@@ -275,7 +284,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             transmit();
             return;
           }
-          const elapsedMs = performance.now() - start;
+          const elapsedMs = monotonicMs() - start;
           const clues = key === undefined ? {} : { keyId: key.id, forged, notSealed };
           onEvent({
             event: 'gave-up',
@@ -336,7 +345,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         const fromServer = sameEndpoint(from, to);
         if (!promiscuous && !fromServer) return ignore('stranger'); // kernel filters; belt and braces
         if (verdict !== undefined) return ignore(verdict);
-        const now = performance.now();
+        const now = monotonicMs();
         const rttMs = now - lastSent;
         clearTimeout(timer);
         onEvent({

@@ -63,6 +63,23 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
+/** Replaces what differs from run to run (times, ports, RTTs) in human or JSON output. */
+export function normaliseRun(text: string): string {
+  return text
+    .replace(/"time":"[^"]+"/g, '"time":"T"')
+    .replace(/\d{4}-\d\d-\d\d[ T][\d:.]+Z?/g, 'DATE')
+    .replace(/:\d{2,5}\b/g, ':PORT')
+    .replace(/"port":\d+/g, '"port":P')
+    .replace(/"rtt\w*Ms":[\d.e-]+/g, '"rttMs":R')
+    .replace(/rtt min\/avg\/max\/mdev = [\d./]+ ms, p50 [\d.]+ ms, p99 [\d.]+ ms/g, 'rtt R')
+    .replace(/rtt [\d.]+ ms/g, 'rtt R ms')
+    .replace(/\b\d{1,20}; /g, 'ID; ')
+    .replace(/"id":"\d+"/g, '"id":"ID"')
+    .replace(/request ID \d+/g, 'request ID ID')
+    .replace(/\b\d+ bytes/g, 'N bytes') // a random ID has 1 to 20 digits
+    .replace(/"bytes":\d+/g, '"bytes":N');
+}
+
 /** A spawned process with its output collected. */
 export interface Spawned {
   child: ChildProcess;

@@ -19,14 +19,19 @@ import {
 
 type Json = Record<string, unknown>;
 
-/** Starts `udplab proxy …` in-process; returns its output and a stop function that awaits the exit code. */
+/**
+ * Starts `udplab proxy --json -l 127.0.0.1:0 -t 127.0.0.1:TO_PORT …args` in-process; returns its
+ * output and a stop function that awaits the exit code.
+ */
 async function startProxy(
   t: { after: (fn: () => unknown) => void },
+  toPort: number,
   args: string[],
 ): Promise<{ stdout: Capture; port: number; listening: Json; stop: () => Promise<number> }> {
   const ac = new AbortController();
   const stdout = new Capture();
-  const run = runCli(['proxy', '--json', ...args], { signal: ac.signal, stdout });
+  const argv = ['proxy', '--json', '-l', '127.0.0.1:0', '-t', `127.0.0.1:${toPort}`, ...args];
+  const run = runCli(argv, { signal: ac.signal, stdout });
   // Stopped even when an assertion fails first, so no handle outlives the test.
   t.after(async () => {
     ac.abort();
@@ -42,6 +47,13 @@ async function startProxy(
       return (await run).code;
     },
   };
+}
+
+/** A raw socket for the test's client side, closed when the test ends. */
+async function clientSocket(t: { after: (fn: () => unknown) => void }): Promise<dgram.Socket> {
+  const c = await rawSocket();
+  t.after(() => c.close());
+  return c;
 }
 
 /** A raw socket that echoes every datagram back. */
@@ -62,10 +74,6 @@ test('help lists every impairment, the per-direction rule and the profiles with 
     '--jitter',
     '--jitter-dist',
     '--duplicate',
-  ]) {
-    assert.match(r.stdout.text, new RegExp(`${o} `));
-  }
-  for (const o of [
     '--reorder',
     '--corrupt',
     '--rate',
@@ -130,11 +138,7 @@ test('cannot bind: exit 1 with a one-line reason', async (t) => {
 
 test('a profile with per-direction overrides: the listening event shows what is in force', async (t) => {
   const peer = await echo(t);
-  const p = await startProxy(t, [
-    '-l',
-    '127.0.0.1:0',
-    '-t',
-    `127.0.0.1:${peer.address().port}`,
+  const p = await startProxy(t, peer.address().port, [
     '--profile',
     '3g',
     '--up-loss',
@@ -160,11 +164,7 @@ test('a profile with per-direction overrides: the listening event shows what is 
 
 test('--json: one event per decision and a summary on Ctrl-C', async (t) => {
   const peer = await echo(t);
-  const p = await startProxy(t, [
-    '-l',
-    '127.0.0.1:0',
-    '-t',
-    `127.0.0.1:${peer.address().port}`,
+  const p = await startProxy(t, peer.address().port, [
     '--up-duplicate',
     '1',
     '--down-corrupt',
@@ -172,8 +172,7 @@ test('--json: one event per decision and a summary on Ctrl-C', async (t) => {
     '--seed',
     '1',
   ]);
-  const c = await rawSocket();
-  t.after(() => c.close());
+  const c = await clientSocket(t);
   const replies: Buffer[] = [];
   c.on('message', (d) => replies.push(d));
   c.send(Buffer.from('ABCD'), p.port, '127.0.0.1');
@@ -199,16 +198,8 @@ test('--json: one event per decision and a summary on Ctrl-C', async (t) => {
 
 test('--blackout drops everything in its window, then traffic flows again', async (t) => {
   const peer = await echo(t);
-  const p = await startProxy(t, [
-    '-l',
-    '127.0.0.1:0',
-    '-t',
-    `127.0.0.1:${peer.address().port}`,
-    '--blackout',
-    '0-0.5',
-  ]);
-  const c = await rawSocket();
-  t.after(() => c.close());
+  const p = await startProxy(t, peer.address().port, ['--blackout', '0-0.5']);
+  const c = await clientSocket(t);
   const got: string[] = [];
   c.on('message', (d) => got.push(d.toString()));
   c.send('early', p.port, '127.0.0.1');
@@ -228,11 +219,7 @@ test('--blackout drops everything in its window, then traffic flows again', asyn
 test('the same --seed and the same input give the same decisions', async (t) => {
   const peer = await echo(t);
   const run = async (): Promise<string> => {
-    const p = await startProxy(t, [
-      '-l',
-      '127.0.0.1:0',
-      '-t',
-      `127.0.0.1:${peer.address().port}`,
+    const p = await startProxy(t, peer.address().port, [
       '--loss',
       '0.4',
       '--duplicate',
@@ -243,8 +230,7 @@ test('the same --seed and the same input give the same decisions', async (t) => 
       '1234',
       '--quiet',
     ]);
-    const c = await rawSocket();
-    t.after(() => c.close());
+    const c = await clientSocket(t);
     for (let i = 0; i < 40; i++) c.send(Buffer.from(`datagram ${i}`), p.port, '127.0.0.1');
     const stdout = p.stdout;
     const decisions = (): Json[] =>
@@ -264,11 +250,7 @@ test('the same --seed and the same input give the same decisions', async (t) => 
   assert.equal(a, b);
   // And per decision, with --json events: the lost and corrupted sequence numbers repeat.
   const detailed = async (): Promise<string> => {
-    const p = await startProxy(t, [
-      '-l',
-      '127.0.0.1:0',
-      '-t',
-      `127.0.0.1:${peer.address().port}`,
+    const p = await startProxy(t, peer.address().port, [
       '--up-loss',
       '0.4',
       '--up-corrupt',
@@ -276,8 +258,7 @@ test('the same --seed and the same input give the same decisions', async (t) => 
       '--seed',
       '99',
     ]);
-    const c = await rawSocket();
-    t.after(() => c.close());
+    const c = await clientSocket(t);
     for (let i = 0; i < 40; i++) c.send(Buffer.from(`datagram ${i}`), p.port, '127.0.0.1');
     await until(() => {
       const n = p.stdout
@@ -333,8 +314,7 @@ test('human output: the start line says what is in force; --stats prints totals'
   const m = await until(
     () => /Proxy listening at 127\.0\.0\.1:(\d+)/.exec(stdout.text) ?? undefined,
   );
-  const c = await rawSocket();
-  t.after(() => c.close());
+  const c = await clientSocket(t);
   c.send('x', Number(m[1]), '127.0.0.1');
   await until(() => (/Stats after/.test(stdout.text) ? true : undefined));
   ac.abort();
@@ -390,17 +370,7 @@ test('the lab’s Python server behind a real proxy process works unchanged', as
 test('udplab client through udplab proxy at 30 % loss, on the command line', async (t) => {
   const server = await createServer({ host: '127.0.0.1' });
   t.after(() => server.close());
-  const p = await startProxy(t, [
-    '-l',
-    '127.0.0.1:0',
-    '-t',
-    `127.0.0.1:${server.address.port}`,
-    '--loss',
-    '30%',
-    '--seed',
-    '3',
-    '--quiet',
-  ]);
+  const p = await startProxy(t, server.address.port, ['--loss', '30%', '--seed', '3', '--quiet']);
   const r = await runCli([
     'client',
     '127.0.0.1',

@@ -7,6 +7,7 @@ import { parsePort } from '../address.js';
 import { nominalWaits } from '../backoff.js';
 import type { ClientEvent, GaveUpEvent } from '../client.js';
 import type { BaseEvent, ErrorEvent } from '../events.js';
+import type { SealKey } from '../keys.js';
 import { isoNow } from '../events.js';
 import { rngFor } from '../rng.js';
 import { requestSeries, type SeriesSummaryEvent } from '../series.js';
@@ -113,12 +114,25 @@ export interface ClientOpts {
   keyFile?: string;
 }
 
-/** Runs `udplab client HOST PORT` with parsed options; sets `ctx.exitCode`. */
+/**
+ * Reads a `--key-file` (cli/keys.ts's loadKeyOption, imported lazily by the commander definition
+ * in client.ts). Passed in rather than imported here: this file is bundled into bin.js for the
+ * fast path, which takes no key file, and a lazy import from the bundle stays an unbundled module
+ * with its own errors.js, whose UdplabError (KEY, exit 1) the bundle's report() would not
+ * recognise (scripts/bundle-bin.mjs).
+ */
+export type KeyLoader = (ctx: CommandContext, path: string) => Promise<SealKey | undefined>;
+
+/**
+ * Runs `udplab client HOST PORT` with parsed options; sets `ctx.exitCode`.
+ * @param loadKey - reads `opts.keyFile`; required when it is set.
+ */
 export async function runClient(
   host: string,
   portText: string,
   opts: ClientOpts,
   ctx: CommandContext,
+  loadKey?: KeyLoader,
 ): Promise<void> {
   const port = parsePort(portText, false);
   if (typeof opts.id === 'string' && !isValidId(opts.id)) {
@@ -138,11 +152,11 @@ export async function runClient(
     if ((opts.count ?? 1) > 1)
       throw new UsageError('--id with --key-file names one request: drop --id or --count');
   }
-  // keys.ts (node:crypto, fs/promises) is loaded only for --key-file: plain runs start faster.
-  const key =
-    opts.keyFile === undefined
-      ? undefined
-      : await (await import('./keys.js')).loadKeyOption(ctx, opts.keyFile);
+  let key: SealKey | undefined;
+  if (opts.keyFile !== undefined) {
+    if (loadKey === undefined) throw new Error('runClient: a key file but no key loader');
+    key = await loadKey(ctx, opts.keyFile);
+  }
   const out = openOutput(ctx, opts.json ?? false, renderClient);
   const count = opts.count ?? 1;
   const summary = await requestSeries({

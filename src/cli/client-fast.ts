@@ -11,6 +11,7 @@
  */
 import { runClient, type ClientOpts } from './client-action.js';
 import type { CommandContext } from './context.js';
+import { loadColors } from './output.js';
 
 /**
  * Parses `udplab client …` (`args` without the word `client`) when the fast path can take it.
@@ -55,6 +56,7 @@ export async function runClientFast(
 ): Promise<boolean> {
   const parsed = parseClientFast(args);
   if (parsed === undefined) return false;
+  await loadColors(ctx.io);
   await runClient(parsed.host, parsed.port, parsed.opts, ctx);
   return true;
 }

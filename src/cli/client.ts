@@ -1,6 +1,6 @@
 /** `udplab client HOST PORT`: the lab's client, safe by default, with Task 2's retransmission. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { renderClient, runClient, type ClientOpts } from './client-action.js';
+import { renderClient, runClient, type ClientOpts, type KeyLoader } from './client-action.js';
 import { withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { fraction, nonNegativeInt, positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
 
@@ -85,6 +85,10 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
       'udplab client 127.0.0.1 1060 --key-file lab.key   # sealed: forged and replayed replies are ignored',
     ],
   ).action((host: string, portText: string, opts: ClientOpts) =>
-    runClient(host, portText, opts, ctx),
+    runClient(host, portText, opts, ctx, loadKey),
   );
 }
+
+/** `--key-file`: keys.ts (node:crypto, fs/promises) is imported only when a key is given. */
+const loadKey: KeyLoader = async (ctx, path) =>
+  (await import('./keys.js')).loadKeyOption(ctx, path);

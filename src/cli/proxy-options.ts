@@ -36,116 +36,137 @@ interface ImpairmentOption {
   apply: (spec: ImpairmentSpec, value: unknown) => void;
 }
 
+/**
+ * An option that sets the field `key` of a direction's spec; its parser must return that field's
+ * type (checked here, once, instead of a cast in every row).
+ */
+function option<K extends keyof ImpairmentSpec>(o: {
+  name: string;
+  value: string;
+  help: string;
+  key: K;
+  parse: (text: string, previous: ImpairmentSpec[K]) => ImpairmentSpec[K];
+}): ImpairmentOption {
+  return {
+    name: o.name,
+    value: o.value,
+    help: o.help,
+    parse: (text, previous) => o.parse(text, previous as ImpairmentSpec[K]),
+    apply: (spec, value) => {
+      spec[o.key] = value as ImpairmentSpec[K];
+    },
+  };
+}
+
+/** A whole number ≥ 1 (--reorder-gap, --limit). */
+const atLeastOne = arg((t: string): number => {
+  const v = Number(t);
+  if (!/^\s*[0-9]+\s*$/.test(t) || v < 1) throw new RangeError('expected a whole number ≥ 1');
+  return v;
+});
+
 const IMPAIRMENT_OPTIONS: readonly ImpairmentOption[] = [
-  {
+  option({
     name: 'loss',
     value: '<p>',
     help: 'lose each datagram with probability P (0.3 or 30%)',
+    key: 'loss',
     parse: arg(parseProbability),
-    apply: (s, v) => (s.loss = v as number),
-  },
-  {
+  }),
+  option({
     name: 'loss-burst',
     value: '<p,r>',
     help: 'Gilbert–Elliott burst loss: P good→bad, R bad→good per datagram (loss ≈ P/(P+R), bursts of 1/R); optional ,1-H,1-K as netem’s gemodel',
+    key: 'lossBurst',
     parse: arg(parseLossBurst),
-    apply: (s, v) => (s.lossBurst = v as ImpairmentSpec['lossBurst']),
-  },
-  {
+  }),
+  option({
     name: 'delay',
     value: '<ms>',
     help: 'one-way delay in ms (100, 100ms, 0.1s)',
+    key: 'delayMs',
     parse: arg(parseMs),
-    apply: (s, v) => (s.delayMs = v as number),
-  },
-  {
+  }),
+  option({
     name: 'jitter',
     value: '<ms>',
     help: 'jitter around the delay, ms: ± half-width (uniform) or σ (normal); can reorder, as netem',
+    key: 'jitterMs',
     parse: arg(parseMs),
-    apply: (s, v) => (s.jitterMs = v as number),
-  },
-  {
+  }),
+  option({
     name: 'jitter-dist',
     value: '<name>',
     help: 'jitter distribution: uniform (default) or normal',
+    key: 'jitterDistribution',
     parse: arg((t) => {
       if (t !== 'uniform' && t !== 'normal') throw new RangeError('expected uniform or normal');
       return t;
     }),
-    apply: (s, v) => (s.jitterDistribution = v as 'uniform' | 'normal'),
-  },
-  {
+  }),
+  option({
     name: 'duplicate',
     value: '<p>',
     help: 'send a datagram twice with probability P',
+    key: 'duplicate',
     parse: arg(parseProbability),
-    apply: (s, v) => (s.duplicate = v as number),
-  },
-  {
+  }),
+  option({
     name: 'reorder',
     value: '<p>',
     help: 'hold a datagram back behind later ones with probability P',
+    key: 'reorder',
     parse: arg(parseProbability),
-    apply: (s, v) => (s.reorder = v as number),
-  },
-  {
+  }),
+  option({
     name: 'reorder-gap',
     value: '<n>',
     help: 'a held-back datagram goes out after N later ones (default 1)',
-    parse: arg((t) => {
-      const v = Number(t);
-      if (!/^\s*[0-9]+\s*$/.test(t) || v < 1) throw new RangeError('expected a whole number ≥ 1');
-      return v;
-    }),
-    apply: (s, v) => (s.reorderGap = v as number),
-  },
-  {
+    key: 'reorderGap',
+    parse: atLeastOne,
+  }),
+  option({
     name: 'reorder-hold',
     value: '<ms>',
     help: '…or after this long at most, ms (default 50)',
+    key: 'reorderHoldMs',
     parse: arg(parseMs),
-    apply: (s, v) => (s.reorderHoldMs = v as number),
-  },
-  {
+  }),
+  option({
     name: 'corrupt',
     value: '<p>',
     help: 'flip one random bit of a datagram with probability P',
+    key: 'corrupt',
     parse: arg(parseProbability),
-    apply: (s, v) => (s.corrupt = v as number),
-  },
-  {
+  }),
+  option({
     name: 'rate',
     value: '<bits>',
     help: 'bottleneck rate (1mbit, 768kbit, 64000 bit/s; kbps/mbps are BYTES/s, as in tc)',
+    key: 'rateBitsPerSecond',
     parse: arg(parseRate),
-    apply: (s, v) => (s.rateBitsPerSecond = v as number),
-  },
-  {
+  }),
+  option({
     name: 'burst',
     value: '<bytes>',
     help: 'token bucket depth for --rate (default 0: back to back, as netem)',
+    key: 'burstBytes',
     parse: arg(parseBytes),
-    apply: (s, v) => (s.burstBytes = v as number),
-  },
-  {
+  }),
+  option({
     name: 'limit',
     value: '<n>',
     help: 'at most N datagrams held in a direction; more are dropped and counted (default 1000)',
-    parse: arg((t) => {
-      const v = Number(t);
-      if (!/^\s*[0-9]+\s*$/.test(t) || v < 1) throw new RangeError('expected a whole number ≥ 1');
-      return v;
-    }),
-    apply: (s, v) => (s.queueLimit = v as number),
-  },
-  {
+    key: 'queueLimit',
+    parse: atLeastOne,
+  }),
+  option({
     name: 'blackout',
     value: '<from-to>',
     help: 'drop everything from FROM to TO seconds after the start (repeatable)',
-    parse: (t, prev) => [...((prev as unknown[] | undefined) ?? []), arg(parseBlackout)(t)],
-    apply: (s, v) => (s.blackouts = v as ImpairmentSpec['blackouts']),
-  },
+    key: 'blackouts',
+    parse: (t, prev) => [...(prev ?? []), arg(parseBlackout)(t)],
+  }),
 ];
 
 function camel(flag: string): string {

@@ -1,0 +1,146 @@
+/**
+ * The commander half of the CLI: every command but a plain `udplab client HOST PORT` (which
+ * main.ts runs without loading this file, commander or any other command's module).
+ */
+import type { Command } from 'commander';
+import type { CommandContext } from './context.js';
+import type { CliIo } from './io.js';
+import { loadColors } from './output.js';
+import { ExitCode, report } from './report.js';
+
+/** A command module: defines its options and action on the commander Command it is given. */
+type Define = (cmd: Command, ctx: CommandContext) => void;
+
+/**
+ * The commands, loaded lazily: only the module of the command being run is imported (a command
+ * module and what it imports cost ~0.3 ms each to load). Add new commands here.
+ */
+const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Define> }[] = [
+  {
+    name: 'demo',
+    summary: 'run the whole lab on loopback, narrated (start here)',
+    load: async () => (await import('./demo.js')).defineDemo,
+  },
+  {
+    name: 'server',
+    summary: 'the lab’s reply server (Task 1; --drop for Task 2)',
+    load: async () => (await import('./server.js')).defineServer,
+  },
+  {
+    name: 'client',
+    summary: 'the safe client with retransmission (Tasks 1 and 2)',
+    load: async () => (await import('./client.js')).defineClient,
+  },
+  {
+    name: 'keygen',
+    summary: 'make a key for sealed (authenticated) datagrams',
+    load: async () => (await import('./keygen.js')).defineKeygen,
+  },
+  {
+    name: 'bench',
+    summary: 'load a reply server and measure replies/s and latency (loopback or your own hosts)',
+    load: async () => (await import('./bench.js')).defineBench,
+  },
+  {
+    name: 'spoof',
+    summary: 'send a fake datagram to any port (the unsafe-client demo)',
+    load: async () => (await import('./spoof.js')).defineSpoof,
+  },
+  {
+    name: 'bigsend',
+    summary: 'Task 3: one 80,000-byte datagram (too big), then 16 pieces echoed back',
+    load: async () => (await import('./bigsend.js')).defineBigsend,
+  },
+  {
+    name: 'echo-client',
+    summary: 'Task 3: say hello to a server, echo back everything it sends',
+    load: async () => (await import('./echo-client.js')).defineEchoClient,
+  },
+  {
+    name: 'probe',
+    summary:
+      'find the largest datagram the stack accepts and the largest that makes the round trip',
+    load: async () => (await import('./probe.js')).defineProbe,
+  },
+  {
+    name: 'proxy',
+    summary: 'relay UDP through an impaired path: loss, delay, jitter, reordering… (no root)',
+    load: async () => (await import('./proxy.js')).defineProxy,
+  },
+];
+
+async function packageVersion(): Promise<string> {
+  try {
+    const { readFileSync } = await import('node:fs'); // not on the client's fast path
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function oneLine(text: string): string {
+  return (
+    text
+      .replace(/^error:\s*/i, '')
+      .split('\n')[0]
+      ?.trim() ?? ''
+  );
+}
+
+/**
+ * Runs the CLI through commander (main() calls it for everything but the client's fast path).
+ * @param argv - the arguments after the program name.
+ * @returns the exit code.
+ */
+export async function runProgram(argv: readonly string[], io: CliIo): Promise<number> {
+  const ctx: CommandContext = { io, exitCode: ExitCode.OK };
+  // Usage errors point to the help of the command being run, when there is one.
+  const helpHint = COMMANDS.some((c) => c.name === argv[0])
+    ? `udplab ${argv[0] ?? ''} --help`
+    : 'udplab --help';
+  try {
+    await loadColors(io);
+  } catch (err) {
+    return report(err, ctx, helpHint);
+  }
+  const { Command } = await import('commander');
+  const program = new Command('udplab');
+  program
+    .description(
+      'udplab — the UDP socket-programming lab, made real: a reply server, a safe client with\n' +
+        'retransmission, the spoofing demonstration and more. Start with: udplab demo',
+    )
+    .version(await packageVersion(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureHelp({ helpWidth: 110 })
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`udplab: error: ${oneLine(s)} (see '${helpHint}')\n`),
+    })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 success, 1 the job failed (no reply, cannot bind), 2 usage error.\n' +
+        'Every command takes --json for one JSON event a line. Docs: docs/events.md',
+    );
+
+  try {
+    // Load the command being run (or, for `udplab help NAME`, the one asked about); the others
+    // are registered with their summary only, for the top-level help and suggestions.
+    const wanted = argv[0] === 'help' ? argv[1] : argv[0];
+    for (const c of COMMANDS) {
+      const cmd = program.command(c.name).summary(c.summary);
+      if (c.name === wanted) (await c.load())(cmd, ctx);
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    ctx.output?.flush();
+    return ctx.exitCode;
+  } catch (err) {
+    ctx.output?.flush();
+    return report(err, ctx, helpHint);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * How the CLI turns a failure into an exit code, one line on stderr and, with --json, an `error`
+ * event. Shared by the client's fast path (main.ts) and the commander path (program.ts).
+ */
+import { UdplabError, UsageError } from '../errors.js';
+import { isoNow } from '../events.js';
+import type { CommandContext } from './context.js';
+
+/** Exit codes (docs/exit-codes.md). */
+export const ExitCode = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+/** Commander's errors carry a `commander.*` code (checked so that commander loads lazily). */
+function isCommanderError(err: unknown): err is Error & { exitCode: number } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
+}
+
+/**
+ * Reports an error thrown by a command and returns the exit code: 2 for usage errors (a
+ * UsageError, RangeError or TypeError, or commander's own), 1 for a failed job, never a stack trace.
+ * @param helpHint - the help command a usage error points to, e.g. `udplab client --help`.
+ */
+export function report(err: unknown, ctx: CommandContext, helpHint: string): number {
+  const { io } = ctx;
+  if (isCommanderError(err)) {
+    // Help and version "errors" are how commander says it printed them.
+    if (err.exitCode === 0) return ExitCode.OK;
+    return ExitCode.USAGE; // commander printed the one-line message through outputError
+  }
+  const usage = err instanceof UsageError || err instanceof RangeError || err instanceof TypeError;
+  const message = err instanceof Error ? err.message : String(err);
+  const code =
+    err instanceof UdplabError ? err.code : usage ? 'UDPLAB_ERR_USAGE' : 'UDPLAB_ERR_INTERNAL';
+  if (ctx.output?.json) {
+    io.stdout.write(JSON.stringify({ event: 'error', time: isoNow(), code, message }) + '\n');
+  }
+  if (usage) {
+    io.stderr.write(`udplab: error: ${message} (see '${helpHint}')\n`);
+    return ExitCode.USAGE;
+  }
+  if (err instanceof UdplabError) {
+    io.stderr.write(`udplab: error: ${message}\n`);
+    return ExitCode.FAILED;
+  }
+  io.stderr.write(`udplab: internal error: ${message} (please report it)\n`);
+  return ExitCode.FAILED;
+}
