@@ -275,13 +275,12 @@ export class ServerCore {
       const verdict = replay.check(m.id, m.timeMs, m.attempt, nowMs);
       let reply: Uint8Array;
       if (verdict.kind === 'new') {
-        const text = Buffer.from(replyText(m.body.length), 'latin1');
         reply = sealDatagram(key, {
           type: SealedType.REPLY,
           id: m.id,
           timeMs: nowMs,
           attempt: m.attempt,
-          body: text,
+          body: this.#plainReply(m.body.length), // copied into the sealed datagram
         });
         replay.remember(m.id, m.timeMs, m.attempt, reply);
         if (this.#events) {

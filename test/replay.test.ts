@@ -73,6 +73,18 @@ test('memory: the replay cache never holds more than its capacity, under 200,000
   assert.equal(c.size, 0);
 });
 
+test('replay cache: a retransmission keeps its ID past the first expiry; then it goes', () => {
+  const c = new ReplayCache({ windowMs: 1000, capacity: 10 });
+  c.remember(1n, T0, 1, REPLY);
+  c.remember(2n, T0, 1, REPLY);
+  assert.equal(c.check(1n, T0 + 900, 2, T0 + 900).kind, 'retransmission'); // now lives to T0 + 1900
+  assert.equal(c.check(3n, T0 + 1001, 1, T0 + 1001).kind, 'new');
+  assert.equal(c.check(2n, T0, 1, T0 + 1001).kind, 'stale', 'a copy of ID 2 is stale anyway');
+  assert.equal(c.check(1n, T0 + 900, 2, T0 + 1500).kind, 'replay', 'still known at T0 + 1500');
+  assert.equal(c.check(4n, T0 + 1901, 1, T0 + 1901).kind, 'new');
+  assert.equal(c.size, 0, 'gone once a copy of its latest datagram is stale');
+});
+
 test('rate limiter: burst, then the average rate', () => {
   const r = new RateLimiter({ ratePerSecond: 10, burst: 3 });
   const allowed = (n: number, now: number): number => {
