@@ -205,7 +205,7 @@ const SERVERS = [
 // --baseline DIR/bin.js: the same udplab rows for another build (e.g. main's), for before/after.
 if (opt.baseline) {
   const base = resolve(opt.baseline);
-  for (const row of SERVERS.filter((r) => ['udplab', 'udplab-quiet'].includes(r.name))) {
+  for (const row of SERVERS.filter((r) => r.name.startsWith('udplab'))) {
     SERVERS.push({
       ...row,
       name: `${row.name}@base`,
