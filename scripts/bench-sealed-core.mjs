@@ -1,9 +1,14 @@
 // In-process cost of the sealed server core (no sockets): µs per datagram through
 // ServerCore.handleBatch in batches of 64, without per-datagram events, for an authentic request
 // (open, replay check, seal, remember) and a forgery (the tag fails), with each ChaCha20-Poly1305
-// implementation available (node:crypto, and the native addon's when it loads).
-// Usage: npm run build && node scripts/bench-sealed-core.mjs [REPO_ROOT]
-const root = process.argv[2] ?? new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+// implementation available (node:crypto, and the native addon's when it loads), each in a process of
+// its own, after a warm-up pass (so neither profits from the other's JIT work); median of 3 passes.
+// Usage: npm run build && node scripts/bench-sealed-core.mjs [node|native]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const only = process.argv[2];
 const { ServerCore } = await import(`${root}/build/src/server-core.js`);
 const { SealKey } = await import(`${root}/build/src/keys.js`);
 const { sealDatagram, SealedType, useAead } = await import(`${root}/build/src/wire/sealed.js`);
@@ -42,18 +47,21 @@ function run(key, reqs) {
   return ((performance.now() - t0) * 1000) / N;
 }
 
-const impls = ['node'];
-try {
-  if (useAead('native') === 'native') impls.push('native');
-} catch {
-  // no addon: node:crypto only
-}
-for (const impl of impls) {
-  useAead(impl);
+if (only === undefined) {
+  for (const impl of ['node', 'native']) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), impl], {
+      encoding: 'utf8',
+    });
+    process.stdout.write(r.status === 0 ? r.stdout : `${impl.padEnd(6)} not available\n`);
+  }
+} else {
+  if (useAead(only) !== only) process.exit(1); // throws when the addon is not there
   const key = SealKey.generate();
-  const ok = run(key, requests(key, false));
-  const forged = run(key, requests(key, true));
+  const median = (f) => [f(), f(), f()].sort((a, b) => a - b)[1];
+  run(key, requests(key, false)); // warm-up
+  const ok = median(() => run(key, requests(key, false)));
+  const forged = median(() => run(key, requests(key, true)));
   console.log(
-    `${impl.padEnd(6)} ${ok.toFixed(2)} µs per authentic request, ${forged.toFixed(2)} µs per forgery`,
+    `${only.padEnd(6)} ${ok.toFixed(2)} µs per authentic request, ${forged.toFixed(2)} µs per forgery`,
   );
 }
