@@ -23,7 +23,7 @@ import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import { pathMtu, type MtuSystem, type PathMtu } from './mtu.js';
 import { bindSocket } from './server.js';
-import type { BigsendEvent, EchoIgnoreReason } from './bigsend-events.js';
+import type { BigsendEvent, BigsendSummaryEvent, EchoIgnoreReason } from './bigsend-events.js';
 
 export type {
   BigsendListeningEvent,
@@ -69,17 +69,9 @@ export interface BigsendOptions {
   mtuSystem?: MtuSystem;
 }
 
-/** What {@link bigsend} resolves to. */
-export interface BigsendResult {
+/** What {@link bigsend} resolves to: the summary's figures, the echo client, the path's MTU. */
+export interface BigsendResult extends Omit<BigsendSummaryEvent, 'event' | 'time'> {
   client: Endpoint;
-  wholeSent: boolean;
-  wholeEchoed: boolean;
-  chunks: number;
-  echoed: number;
-  bytes: number;
-  totalBytes: number;
-  missing: number[];
-  ignored: number;
   /** The path's MTU, when the system told. */
   path: PathMtu | undefined;
 }

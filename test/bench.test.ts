@@ -14,6 +14,11 @@ import { main } from '../src/cli/main.js';
 import { nativeSkipReason, serverBackends } from './backends.js';
 import { Capture, freePort, rawSocket, runCli, spawnUdplab } from './helpers.js';
 
+/** `udplab bench --backend B 127.0.0.1 PORT …` as an argument list. */
+function benchArgs(backend: string, port: number, ...rest: string[]): string[] {
+  return ['bench', '--backend', backend, '127.0.0.1', String(port), ...rest];
+}
+
 async function labServer(t: { after: (fn: () => unknown) => void }): Promise<number> {
   const server = await createServer({ host: '127.0.0.1', port: 0, perDatagramEvents: false });
   t.after(() => server.close());
@@ -212,18 +217,9 @@ for (const backend of serverBackends()) {
 
   test(`[${backend}] nothing listening: every request lost, exit code 1`, async () => {
     const port = await freePort();
-    const { code, stdout } = await runCli([
-      'bench',
-      '--backend',
-      backend,
-      '127.0.0.1',
-      String(port),
-      '-n',
-      '3',
-      '-t',
-      '0.05',
-      '--json',
-    ]);
+    const { code, stdout } = await runCli(
+      benchArgs(backend, port, '-n', '3', '-t', '0.05', '--json'),
+    );
     assert.equal(code, 1);
     const summary = stdout.events().find((e) => e.event === 'summary');
     assert.equal(summary?.replies, 0);
@@ -319,18 +315,9 @@ for (const backend of serverBackends()) {
 
   test(`[${backend}] CLI --json: started and summary events with the documented fields`, async (t) => {
     const port = await labServer(t);
-    const { code, stdout } = await runCli([
-      'bench',
-      '--backend',
-      backend,
-      '127.0.0.1',
-      String(port),
-      '-n',
-      '100',
-      '-c',
-      '4',
-      '--json',
-    ]);
+    const { code, stdout } = await runCli(
+      benchArgs(backend, port, '-n', '100', '-c', '4', '--json'),
+    );
     assert.equal(code, 0);
     const events = stdout.events();
     assert.deepEqual(
@@ -387,16 +374,7 @@ for (const backend of serverBackends()) {
 
   test(`[${backend}] CLI human output: the final table`, async (t) => {
     const port = await labServer(t);
-    const { code, stdout } = await runCli([
-      'bench',
-      '--backend',
-      backend,
-      '127.0.0.1',
-      String(port),
-      '-n',
-      '50',
-      '--id',
-    ]);
+    const { code, stdout } = await runCli(benchArgs(backend, port, '-n', '50', '--id'));
     assert.equal(code, 0);
     assert.match(
       stdout.text,
@@ -415,19 +393,7 @@ for (const backend of serverBackends()) {
 
   test(`[${backend}] the real process stops by itself after --duration and prints the table`, async (t) => {
     const port = await labServer(t);
-    const p = spawnUdplab([
-      'bench',
-      '--backend',
-      backend,
-      '127.0.0.1',
-      String(port),
-      '-d',
-      '0.3',
-      '-w',
-      '0.1',
-      '-c',
-      '4',
-    ]);
+    const p = spawnUdplab(benchArgs(backend, port, '-d', '0.3', '-w', '0.1', '-c', '4'));
     t.after(() => p.child.kill());
     assert.equal(await p.exited, 0, p.stderr());
     assert.match(p.stdout(), /^Measured +0\.\d+ s \(stopped by duration\)/m);
