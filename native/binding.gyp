@@ -3,7 +3,7 @@
     {
       "target_name": "udplab_mmsg",
       "sources": ["udplab_mmsg.c", "udplab_aead.c"],
-      "libraries": ["-ldl"],
+      "libraries": ["-ldl", "-lpthread"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8 /* type tags: Node ≥ 12.19 */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,7 +52,10 @@ typedef struct {
   EVP_CIPHER_CTX* open;
 } aead_key_t;
 
-static int resolve(void) {
+static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+
+/* Finds the functions once per process (worker threads load the addon again). */
+static void resolve_once(void) {
   void* self = RTLD_DEFAULT;
   *(void**)&ossl.ctx_new = dlsym(self, "EVP_CIPHER_CTX_new");
   *(void**)&ossl.ctx_free = dlsym(self, "EVP_CIPHER_CTX_free");
@@ -60,6 +64,10 @@ static int resolve(void) {
   *(void**)&ossl.update = dlsym(self, "EVP_CipherUpdate");
   *(void**)&ossl.final = dlsym(self, "EVP_CipherFinal_ex");
   *(void**)&ossl.ctrl = dlsym(self, "EVP_CIPHER_CTX_ctrl");
+}
+
+static int resolve(void) {
+  pthread_once(&resolved, resolve_once);
   return ossl.ctx_new && ossl.ctx_free && ossl.chacha20_poly1305 && ossl.init && ossl.update &&
          ossl.final && ossl.ctrl;
 }
