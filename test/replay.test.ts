@@ -15,7 +15,11 @@ test('replay cache: window, replay, retransmission', () => {
   assert.equal(c.check(1n, T0, 1, T0 + 5).kind, 'replay', 'the same transmission again');
   const r = c.check(1n, T0 + 100, 2, T0 + 100);
   assert.equal(r.kind, 'retransmission');
-  assert.equal(r.kind === 'retransmission' && r.reply, REPLY, 'the cached sealed reply');
+  assert.deepEqual(
+    r.kind === 'retransmission' && [...r.reply],
+    [...REPLY],
+    'the cached sealed reply',
+  );
   assert.equal(c.check(1n, T0, 1, T0 + 200).kind, 'replay', 'a copy of attempt 1 after attempt 2');
   assert.equal(c.check(1n, T0 + 100, 2, T0 + 200).kind, 'replay', 'a copy of attempt 2');
   assert.equal(c.check(1n, T0 + 300, 3, T0 + 300).kind, 'retransmission');
@@ -83,6 +87,29 @@ test('replay cache: a retransmission keeps its ID past the first expiry; then it
   assert.equal(c.check(1n, T0 + 900, 2, T0 + 1500).kind, 'replay', 'still known at T0 + 1500');
   assert.equal(c.check(4n, T0 + 1901, 1, T0 + 1901).kind, 'new');
   assert.equal(c.size, 0, 'gone once a copy of its latest datagram is stale');
+});
+
+test('replay cache: each ID gets its own reply back, short or long, after slots are reused', () => {
+  const c = new ReplayCache({ windowMs: 1000, capacity: 3000 });
+  const reply = (id: number): Uint8Array =>
+    Uint8Array.from(
+      { length: id % 7 === 0 ? 300 : 20 + (id % 100) },
+      (_, i) => (id * 31 + i) & 255,
+    );
+  // Two generations of 2,000 IDs: the second reuses the first's slots once they have expired.
+  for (const base of [0, 10_000]) {
+    const now = T0 + (base === 0 ? 0 : 5000);
+    for (let id = base; id < base + 2000; id++) {
+      assert.equal(c.check(BigInt(id), now, 1, now).kind, 'new');
+      c.remember(BigInt(id), now, 1, reply(id));
+    }
+    for (let id = base; id < base + 2000; id += 97) {
+      const r = c.check(BigInt(id), now, 2 + (base === 0 ? 0 : 1), now);
+      assert.equal(r.kind, 'retransmission');
+      assert.deepEqual(r.kind === 'retransmission' && [...r.reply], [...reply(id)], `ID ${id}`);
+    }
+  }
+  assert.equal(c.size, 2000, 'the first generation expired');
 });
 
 test('rate limiter: burst, then the average rate', () => {
