@@ -393,6 +393,7 @@ test('client: Ctrl-C before the reply says so (exit 1); during --count the reque
     const r = await run;
     assert.equal(r.code, 1);
     assert.deepEqual(stdout.events().at(-1)?.code, 'UDPLAB_ERR_ABORTED');
+    assert.equal(r.stderr.text, 'udplab: error: interrupted before a reply came\n');
 
     const ac2 = new AbortController();
     const out2 = new Capture();

@@ -6,12 +6,11 @@
 import { parsePort } from '../address.js';
 import { nominalWaits } from '../backoff.js';
 import type { ClientEvent, GaveUpEvent } from '../client.js';
-import type { BaseEvent, ErrorEvent } from '../events.js';
+import type { BaseEvent } from '../events.js';
 import type { SealKey } from '../keys.js';
-import { isoNow } from '../events.js';
 import { rngFor } from '../rng.js';
 import { requestSeries, type SeriesSummaryEvent } from '../series.js';
-import { ErrorCodes, UsageError } from '../errors.js';
+import { ErrorCodes, UdplabError, UsageError } from '../errors.js';
 import { isValidId } from '../wire/text.js';
 import { openOutput, type CommandContext } from './context.js';
 import { ep, formatMs, quote, type Colors } from './output.js';
@@ -173,14 +172,10 @@ export async function runClient(
     onEvent: count > 1 ? out.emit : (e) => e.event !== 'summary' && out.emit(e),
     ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
   });
-  if (count === 1 && summary.answered === 0 && ctx.io.signal?.aborted) {
-    out.emit({
-      event: 'error',
-      time: isoNow(),
-      code: ErrorCodes.ABORTED,
-      message: 'interrupted before a reply came',
-    } as ErrorEvent);
-  }
   out.flush();
+  // Ctrl-C before the one reply: a failed job, reported as every CLI error is (stderr, and an
+  // `error` event with --json; exit 1).
+  if (count === 1 && summary.answered === 0 && ctx.io.signal?.aborted)
+    throw new UdplabError(ErrorCodes.ABORTED, 'interrupted before a reply came');
   ctx.exitCode = summary.answered > 0 ? 0 : 1;
 }
