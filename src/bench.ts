@@ -192,6 +192,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     errors: 0,
     unsent: 0,
   };
+  let measureStart = Number.POSITIVE_INFINITY; // set once the socket is open
   const socket: SocketBackend = await openBackend(options.backend ?? 'auto', {
     family: server.family,
     address: server.family === 'udp6' ? '::' : '0.0.0.0',
@@ -202,13 +203,18 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     onBatch: (batch, out) => {
       onReplies(batch, out);
     },
-    onSendFailed: (n) => (counts.errors += n),
+    // Errors in the warm-up are not counted, as nothing else of it is.
+    onSendFailed: (n) => {
+      if (performance.now() >= measureStart) counts.errors += n;
+    },
     // ICMP port unreachable on a connected socket (ECONNREFUSED), or a receive error.
-    onError: () => counts.errors++,
+    onError: () => {
+      if (performance.now() >= measureStart) counts.errors++;
+    },
   });
   const inFlight = new InFlight();
   const t0 = performance.now();
-  const measureStart = t0 + warmupMs;
+  measureStart = t0 + warmupMs;
   const measureEnd = measureStart + durationMs;
   let firstMeasuredSeq = Number.POSITIVE_INFINITY;
   let sending = true;

@@ -229,6 +229,22 @@ for (const backend of serverBackends()) {
     assert.ok(Number(summary?.errors) >= 1, `errors ${String(summary?.errors)}`);
   });
 
+  test(`[${backend}] nothing listening: errors of the warm-up are not counted`, async () => {
+    const port = await freePort();
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      warmupMs: 300,
+      durationMs: 150,
+      concurrency: 1,
+      timeoutMs: 20,
+    });
+    assert.equal(s.replies, 0);
+    // About 15 requests go out in the warm-up, each refused; only the measured ones may count.
+    assert.ok(s.errors <= s.sent, `errors ${String(s.errors)}, sent ${String(s.sent)}`);
+  });
+
   test(`[${backend}] after ICMP port unreachable the socket goes on: a server that starts late is measured`, async (t) => {
     const port = await freePort();
     const errorsSeen: number[] = [];
