@@ -454,6 +454,20 @@ test('CLI usage errors exit 2 before any datagram', async () => {
     const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
     assert.equal(code, 2, `${args.join(' ')}: ${stderr.text}`);
   }
+  // The limits are said in the options' own words and units: seconds, not the library's ms.
+  for (const [args, limit] of [
+    [['-d', '3601'], 'at most 3600'],
+    [['-t', '61'], 'at most 60'],
+  ] as const) {
+    const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
+    assert.equal(code, 2);
+    assert.match(
+      stderr.text,
+      new RegExp(
+        `^udplab: error: option '.*' argument '\\d+' is invalid\\. expected a number of seconds greater than 0 and ${limit} `,
+      ),
+    );
+  }
 });
 
 test('InFlight: lookup by sequence number, tombstones, expiry of a prefix, growth', () => {

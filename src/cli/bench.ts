@@ -6,7 +6,7 @@ import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
-import { backendChoice, positiveInt, secondsOrZeroToMs, secondsToMs } from './parse.js';
+import { backendChoice, positiveInt, secondsOrZeroToMs, secondsUpTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -114,7 +114,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
         .option(
           '-d, --duration <s>',
           'measure for S seconds (default 10; with --requests, the cap, default 60)',
-          secondsToMs,
+          secondsUpTo(3600),
         )
         .option('-n, --requests <n>', 'stop after N requests', positiveInt)
         .option(
@@ -140,7 +140,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
         .option(
           '-t, --timeout <s>',
           'a request unanswered after S seconds is lost (default 1)',
-          secondsToMs,
+          secondsUpTo(60),
         )
         .option(
           '--backend <name>',

@@ -19,6 +19,19 @@ export function secondsToMs(text: string): number {
   return v * 1000;
 }
 
+/** A parser of seconds in (0, max], in milliseconds, for an option with a tighter bound. */
+export function secondsUpTo(max: number): (text: string) => number {
+  return (text) => {
+    const v = Number(text);
+    if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > max) {
+      throw new InvalidArgumentError(
+        `expected a number of seconds greater than 0 and at most ${String(max)} (e.g. 0.5)`,
+      );
+    }
+    return v * 1000;
+  };
+}
+
 /** Seconds ≥ 0, in milliseconds. */
 export function secondsOrZeroToMs(text: string): number {
   const v = Number(text);
