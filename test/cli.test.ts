@@ -449,3 +449,23 @@ test('server: a long payload is cut in the human line (whole in JSON); bad libra
   const s = await createServer({ host: '127.0.0.1' });
   t.after(() => s.close());
 });
+
+test('usage errors with --json: an error event on stdout too, on both client paths and for commander’s own', async () => {
+  for (const argv of [
+    ['client', '127.0.0.1', '65536', '--json'], // the fast path
+    ['client', '127.0.0.1', '65536', '--json', '-t', '1'], // the commander path
+    ['bench', '127.0.0.1', '65536', '--json'],
+    ['server', '127.0.0.1', '1', '--bogus', '--json'],
+  ]) {
+    const { code, stdout, stderr } = await runCli(argv);
+    assert.equal(code, 2, argv.join(' '));
+    const events = stdout.events();
+    assert.equal(events.length, 1, `${argv.join(' ')}: ${stdout.text}`);
+    assert.equal(events[0]?.event, 'error');
+    assert.equal(events[0]?.code, 'UDPLAB_ERR_USAGE');
+    assert.match(stderr.text, /^udplab: error: .+ \(see 'udplab \w+ --help'\)\n$/);
+  }
+  // Without --json (or with it after `--`), stdout stays empty.
+  const plain = await runCli(['client', '127.0.0.1', '65536']);
+  assert.equal(plain.stdout.text, '');
+});

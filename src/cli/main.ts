@@ -13,7 +13,7 @@
 import { runClientFast } from './client-fast.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
-import { ExitCode, report } from './report.js';
+import { ExitCode, report, wantsJson } from './report.js';
 
 export { ExitCode } from './report.js';
 
@@ -34,7 +34,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
     } catch (err) {
       ctx.output?.flush();
-      return report(err, ctx, 'udplab client --help');
+      return report(err, ctx, 'udplab client --help', wantsJson(argv));
     }
   }
   return (await import('./program.js')).runProgram(argv, io);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { loadColors } from './output.js';
-import { ExitCode, report } from './report.js';
+import { ExitCode, errorLine, report, wantsJson } from './report.js';
 
 /** A command module: defines its options and action on the commander Command it is given. */
 type Define = (cmd: Command, ctx: CommandContext) => void;
@@ -98,13 +98,14 @@ function oneLine(text: string): string {
 export async function runProgram(argv: readonly string[], io: CliIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: ExitCode.OK };
   // Usage errors point to the help of the command being run, when there is one.
+  const json = wantsJson(argv);
   const helpHint = COMMANDS.some((c) => c.name === argv[0])
     ? `udplab ${argv[0] ?? ''} --help`
     : 'udplab --help';
   try {
     await loadColors(io);
   } catch (err) {
-    return report(err, ctx, helpHint);
+    return report(err, ctx, helpHint, json);
   }
   const { Command } = await import('commander');
   const program = new Command('udplab');
@@ -120,7 +121,10 @@ export async function runProgram(argv: readonly string[], io: CliIo): Promise<nu
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`udplab: error: ${oneLine(s)} (see '${helpHint}')\n`),
+      outputError: (s, write) => {
+        if (json) io.stdout.write(errorLine('UDPLAB_ERR_USAGE', oneLine(s)));
+        write(`udplab: error: ${oneLine(s)} (see '${helpHint}')\n`);
+      },
     })
     .addHelpText(
       'after',
@@ -141,6 +145,6 @@ export async function runProgram(argv: readonly string[], io: CliIo): Promise<nu
     return ctx.exitCode;
   } catch (err) {
     ctx.output?.flush();
-    return report(err, ctx, helpHint);
+    return report(err, ctx, helpHint, json);
   }
 }

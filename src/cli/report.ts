@@ -16,11 +16,26 @@ function isCommanderError(err: unknown): err is Error & { exitCode: number } {
 }
 
 /**
+ * True when the arguments ask for `--json` (before a `--`): errors found before the command set
+ * up its output (a bad port, a bad option) are then also printed as an `error` event.
+ */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** The `error` event of the CLI's JSON output, as one line. */
+export function errorLine(code: string, message: string): string {
+  return JSON.stringify({ event: 'error', time: isoNow(), code, message }) + '\n';
+}
+
+/**
  * Reports an error thrown by a command and returns the exit code: 2 for usage errors (a
  * UsageError, RangeError or TypeError, or commander's own), 1 for a failed job, never a stack trace.
  * @param helpHint - the help command a usage error points to, e.g. `udplab client --help`.
+ * @param json - whether `--json` was asked for, when the command's output is not set up yet.
  */
-export function report(err: unknown, ctx: CommandContext, helpHint: string): number {
+export function report(err: unknown, ctx: CommandContext, helpHint: string, json = false): number {
   const { io } = ctx;
   if (isCommanderError(err)) {
     // Help and version "errors" are how commander says it printed them.
@@ -31,9 +46,7 @@ export function report(err: unknown, ctx: CommandContext, helpHint: string): num
   const message = err instanceof Error ? err.message : String(err);
   const code =
     err instanceof UdplabError ? err.code : usage ? 'UDPLAB_ERR_USAGE' : 'UDPLAB_ERR_INTERNAL';
-  if (ctx.output?.json) {
-    io.stdout.write(JSON.stringify({ event: 'error', time: isoNow(), code, message }) + '\n');
-  }
+  if (ctx.output?.json ?? json) io.stdout.write(errorLine(code, message));
   if (usage) {
     io.stderr.write(`udplab: error: ${message} (see '${helpHint}')\n`);
     return ExitCode.USAGE;
