@@ -120,6 +120,8 @@ test('server and client --key-file: the sealed exchange; a wrong key → exit 1 
   assert.equal(wrong.code, 1);
   const otherId = (await readKeyFile(other)).key.id;
   assert.match(wrong.stdout.text, new RegExp(`a key mismatch: this client's key ID is ${otherId}`));
+  // A sealed client is told about keys, not that "the server runs sealed".
+  assert.doesNotMatch(wrong.stdout.text, /the server runs sealed/);
 
   const plain = await runCli(['client', '127.0.0.1', port, '--timeout', '0.05', '--attempts', '1']);
   assert.equal(plain.code, 1);

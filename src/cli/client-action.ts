@@ -21,8 +21,21 @@ const GIVE_UP_CAUSES = [
   'wrong server address or port',
   'a firewall drops the datagrams',
   'the server is bound to another interface (e.g. 127.0.0.1 while you sent to an external address)',
-  'the server runs sealed (--key-file) and answers only datagrams sealed with its key',
 ];
+/** Said to a plain client only: a sealed one is told about keys by keyCauses(). */
+const SEALED_SERVER_CAUSE =
+  'the server runs sealed (--key-file) and answers only datagrams sealed with its key';
+
+/** Why the client got no reply, most likely first. */
+function giveUpCauses(e: GaveUpEvent): string[] {
+  // ICMP port unreachable: nothing listens there at all, so keys and losses are beside the point.
+  if (e.reason === 'refused')
+    return [
+      '  - nothing listens at that address and port: the server is not running (or crashed), or the address or port is wrong',
+    ];
+  const generic = e.keyId === undefined ? [...GIVE_UP_CAUSES, SEALED_SERVER_CAUSE] : GIVE_UP_CAUSES;
+  return [...keyCauses(e), ...generic.map((x) => `  - ${x}`)];
+}
 
 /** The key-mismatch causes a sealed client lists first when it gives up. */
 function keyCauses(e: GaveUpEvent): string[] {
@@ -82,8 +95,7 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
           `Cannot receive data from server: no reply after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`,
         ),
         'Likely causes:',
-        ...keyCauses(e),
-        ...GIVE_UP_CAUSES.map((x) => `  - ${x}`),
+        ...giveUpCauses(e),
       ].join('\n');
     case 'summary': {
       const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
