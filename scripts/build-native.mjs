@@ -46,7 +46,7 @@ function build() {
   writeFileSync(join(nativeDir, 'build', 'build.log'), log);
   if (run.error || run.status !== 0 || !existsSync(addon)) {
     const why = run.error ? run.error.message : `node-gyp exited with ${run.status}`;
-    return `native backend not built (${why}; see native/build/build.log); udplab server will use dgram`;
+    return `native backend not built (${why}; see native/build/build.log); udplab will use node:dgram and node:crypto`;
   }
   // Load it once in a child, so that an addon that cannot load is reported here and not later.
   const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addon)})`], {
@@ -54,16 +54,16 @@ function build() {
     timeout: 30_000,
   });
   if (check.status !== 0) {
-    return `native backend built but does not load (${(check.stderr || '').split('\n')[0]}); udplab server will use dgram`;
+    return `native backend built but does not load (${(check.stderr || '').split('\n')[0]}); udplab will use node:dgram and node:crypto`;
   }
-  return 'native backend built (recvmmsg/sendmmsg batches for udplab server)';
+  return 'native backend built (recvmmsg/sendmmsg batches for server and bench, ChaCha20-Poly1305 for sealed datagrams)';
 }
 
 let line;
 try {
   line = build();
 } catch (err) {
-  line = `native backend not built (${err instanceof Error ? err.message : String(err)}); udplab server will use dgram`;
+  line = `native backend not built (${err instanceof Error ? err.message : String(err)}); udplab will use node:dgram and node:crypto`;
 }
 say(line);
 process.exitCode = 0;

@@ -85,9 +85,12 @@ function tryLoad(file: string): NativeLoad {
     return { addon };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    const fromEnv = process.env[NATIVE_ADDON_ENV] === file;
     return code === 'MODULE_NOT_FOUND'
       ? {
-          reason: `the addon was not built at install (${file} is missing; see native/build/build.log)`,
+          reason: fromEnv
+            ? `${file}, named by ${NATIVE_ADDON_ENV}, does not exist`
+            : `the addon was not built at install (${file} is missing; see native/build/build.log)`,
         }
       : {
           reason: `the addon cannot load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
