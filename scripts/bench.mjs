@@ -497,8 +497,8 @@ console.log(
 // ---------------------------------------------------------------- the report
 
 const k = (x) => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)}k` : '–');
-const ratio = (a, b) =>
-  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–';
+const ratio = (a, b, digits = 2) =>
+  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(digits)}×` : '–';
 const pct = (x) => (Number.isFinite(x) ? `${Math.round(x)} %` : '–');
 const verdict = (ok) => (ok === null ? '–' : ok ? 'met' : '**not met**');
 const check = (a, b, min) => (Number.isFinite(a) && Number.isFinite(b) ? a / b >= min : null);
@@ -628,7 +628,8 @@ function pairTarget(text, [a, la], [b, lb], min) {
         : byRps || byCpu
           ? `met on ${byRps ? 'replies/s' : 'CPU-seconds'} only`
           : '**not met**';
-  return `| ${text} | ${ratio(rpsOf(a, la), rpsOf(b, lb))} | ${ratio(effOf(a, la), effOf(b, lb))} | ${v} |`;
+  // Three decimals: a verdict must not contradict the figure shown beside it (1.495 is not 1.50).
+  return `| ${text} | ${ratio(rpsOf(a, la), rpsOf(b, lb), 3)} | ${ratio(effOf(a, la), effOf(b, lb), 3)} | ${v} |`;
 }
 const measured = (name) => servers.some((x) => x.name === name);
 const sealedNative = measured('udplab-sealed-native');
@@ -700,8 +701,8 @@ lines.push(
         0.7,
       )
     : '| sealed ≥ 0.7× plain `--quiet` | not measured | – | – |',
-  `| \`udplab client\` cold start ≤ 1.15× the bare Node client (wall time) | ${Number.isFinite(coldRatio) ? coldRatio.toFixed(2) + '×' : '–'} | – | ${verdict(Number.isFinite(coldRatio) ? coldRatio <= 1.15 : null)} |`,
-  `| \`udplab bench\` (${backendOf('udplab-bench') || 'auto'} backend) ≥ 0.8× udpload against the C server | ${ratio(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad))} | – | ${verdict(check(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 0.8))} |`,
+  `| \`udplab client\` cold start ≤ 1.15× the bare Node client (wall time) | ${Number.isFinite(coldRatio) ? coldRatio.toFixed(3) + '×' : '–'} | – | ${verdict(Number.isFinite(coldRatio) ? coldRatio <= 1.15 : null)} |`,
+  `| \`udplab bench\` (${backendOf('udplab-bench') || 'auto'} backend) ≥ 0.8× udpload against the C server | ${ratio(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 3)} | – | ${verdict(check(rpsOf('c-mmsg', 'udplab-bench'), rpsOf('c-mmsg', plainLoad), 0.8))} |`,
   '',
 );
 if (measured('udplab-native')) {
