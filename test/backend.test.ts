@@ -52,7 +52,13 @@ test('--backend dgram is obeyed; auto takes native where it loads; bad names are
 test('a missing addon: the loader says why, auto falls back to dgram, --backend native fails with UDPLAB_ERR_BACKEND', async (t) => {
   const load = loadNativeAddon(MISSING.UDPLAB_NATIVE_ADDON);
   assert.ok('reason' in load);
-  assert.match(load.reason, process.platform === 'linux' ? /not built/ : /Linux-only/);
+  // CI's second pass hides the addon with this very path in the environment, which the loader
+  // words differently from an addon that was never built.
+  const missing =
+    process.env.UDPLAB_NATIVE_ADDON === MISSING.UDPLAB_NATIVE_ADDON
+      ? /does not exist/
+      : /not built/;
+  assert.match(load.reason, process.platform === 'linux' ? missing : /Linux-only/);
 
   const auto = spawnUdplab(['server', '127.0.0.1', '0', '--json'], MISSING);
   t.after(() => auto.child.kill());
