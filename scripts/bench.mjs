@@ -22,21 +22,42 @@ const HOST = '127.0.0.1';
 const WINDOW = 64; // requests in flight for the throughput runs
 const SIZE = 32; // request bytes
 
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '1' },
-    cold: { type: 'string', default: '15' },
-    only: { type: 'string' },
-    loads: { type: 'string' },
-    baseline: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'no-write': { type: 'boolean', default: false },
-    out: { type: 'string', default: join(repo, 'docs', 'performance.md') },
-    shared: { type: 'string', default: resolve(repo, '..', 'shared', 'bench') },
-  },
-});
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', default: false },
+  rounds: { type: 'string', default: '3' },
+  duration: { type: 'string', default: '3' },
+  warmup: { type: 'string', default: '1' },
+  cold: { type: 'string', default: '15' },
+  only: { type: 'string' },
+  loads: { type: 'string' },
+  baseline: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  'no-write': { type: 'boolean', default: false },
+  out: { type: 'string', default: join(repo, 'docs', 'performance.md') },
+  shared: { type: 'string', default: resolve(repo, '..', 'shared', 'bench') },
+};
+const USAGE = `Usage: npm run bench [-- OPTIONS]   (or: node scripts/bench.mjs OPTIONS)
+  --rounds N      interleaved rounds (default 3)      --duration S  seconds a run (default 3)
+  --warmup S      warm-up of every run (default 1)    --cold N      cold-start runs (default 15)
+  --only A,B      only these server rows              --loads A,B   only these loads
+                  (a wrong name is refused with the list of names)
+  --baseline BIN  add @base rows for another build's build/src/bin.js (name them in --only too)
+  --quick         1 short round (a smoke run)         --no-write    print, leave performance.md
+  --out FILE      write there instead of docs/performance.md
+  --shared DIR    the yardsticks (default ../shared/bench)`;
+
+let parsed;
+try {
+  parsed = parseArgs({ options: OPTIONS });
+} catch (err) {
+  console.error(`bench: ${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values: opt } = parsed;
+if (opt.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const ROUNDS = opt.quick ? 1 : Number(opt.rounds);
 const DURATION = opt.quick ? 1 : Number(opt.duration);
 const WARMUP = opt.quick ? 0.5 : Number(opt.warmup);
@@ -356,6 +377,16 @@ async function answers(port) {
   }
 }
 
+/** The servers running now, stopped by their PID when the bench is interrupted. */
+const running = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    console.error(`bench: interrupted (${signal}); stopped the servers it had started`);
+    process.exit(130);
+  });
+}
+
 async function startServer(server) {
   const port = await freePort();
   const argv = pin(0, server.argv(String(port)));
@@ -363,7 +394,9 @@ async function startServer(server) {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
+  running.add(child);
   const exited = new Promise((r) => child.on('exit', r));
+  void exited.then(() => running.delete(child));
   try {
     await (server.ready ? server.ready(String(port)) : answers(port));
   } catch (e) {
@@ -392,6 +425,18 @@ const median = (xs) => {
 };
 
 const only = opt.only ? new Set(opt.only.split(',')) : null;
+for (const [option, names, known] of [
+  ['--only', only, SERVERS],
+  ['--loads', opt.loads ? opt.loads.split(',') : null, LOADS],
+]) {
+  const unknown = [...(names ?? [])].filter((n) => !known.some((k) => k.name === n));
+  if (unknown.length > 0) {
+    console.error(
+      `bench: ${option}: no row named ${unknown.join(', ')}; the names are ${known.map((k) => k.name).join(', ')}`,
+    );
+    process.exit(2);
+  }
+}
 const skipped = [];
 const servers = SERVERS.filter((s) => {
   if (only && !only.has(s.name)) return false;

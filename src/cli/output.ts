@@ -101,7 +101,8 @@ export class Output {
   flush(): void {
     if (this.#lines.length === 0) return;
     // One join per batch instead of a `+=` per line: fewer intermediate strings for the GC.
-    const chunk = this.#lines.join('\n') + '\n';
+    this.#lines.push(''); // the last line's newline, without copying the joined text again
+    const chunk = this.#lines.join('\n');
     this.#lines = [];
     this.#pending = 0;
     this.#stream.write(chunk);
