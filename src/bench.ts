@@ -80,7 +80,13 @@ export interface BenchSummaryEvent extends BaseEvent, BenchCounts {
   bytes: number;
   concurrency: number;
   rate: number | null;
-  /** From the first measured send to the last measured reply (or send). */
+  /** The socket backend that ran (as in `started`). */
+  backend: BackendName;
+  /**
+   * The measured window: from the end of the warm-up to the stop (the duration ran out, or the
+   * signal), or to the last measured reply (or send) when later; with a request count, to the
+   * last measured reply (or send), so the drain of lost requests is not counted.
+   */
   elapsedMs: number;
   /** Replies a second over `elapsedMs`. */
   rps: number;
@@ -390,7 +396,12 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   }
   expireLost(Number.POSITIVE_INFINITY); // whatever is still in flight after the drain is lost
   counts.unsent = owed;
-  const elapsedMs = Math.round(Math.max(0, lastActivity - measureStart) * 1000) / 1000;
+  // A run stopped by the clock or a signal measured its whole window, even if nothing answered.
+  const end =
+    stoppedBy === 'requests'
+      ? lastActivity
+      : Math.max(lastActivity, Math.min(stoppedAt, measureEnd));
+  const elapsedMs = Math.round(Math.max(0, end - measureStart) * 1000) / 1000;
   const summary: BenchSummaryEvent = {
     event: 'summary',
     time: isoNow(),
@@ -399,6 +410,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     bytes,
     concurrency,
     rate,
+    backend: socket.name,
     elapsedMs,
     rps: elapsedMs > 0 ? Math.round((counts.replies * 1000) / elapsedMs) : 0,
     latencyMs: latencySummary(histogram),

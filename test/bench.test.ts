@@ -243,6 +243,10 @@ for (const backend of serverBackends()) {
     assert.equal(s.replies, 0);
     // About 15 requests go out in the warm-up, each refused; only the measured ones may count.
     assert.ok(s.errors <= s.sent, `errors ${String(s.errors)}, sent ${String(s.sent)}`);
+    // Stopped by the clock: the whole window was measured, though nothing answered in it.
+    assert.equal(s.stoppedBy, 'duration');
+    assert.ok(s.elapsedMs >= 140 && s.elapsedMs <= 1000, `elapsed ${String(s.elapsedMs)}`);
+    assert.equal(s.rps, 0);
   });
 
   test(`[${backend}] after ICMP port unreachable the socket goes on: a server that starts late is measured`, async (t) => {
@@ -357,7 +361,9 @@ for (const backend of serverBackends()) {
     ]);
     assert.equal(events[0]?.backend, backend);
     const summary = events[1] ?? {};
+    assert.equal(summary.backend, backend);
     assert.deepEqual(Object.keys(summary).sort(), [
+      'backend',
       'bad',
       'bytes',
       'concurrency',
