@@ -224,7 +224,8 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const measureEnd = measureStart + durationMs;
   let firstMeasuredSeq = Number.POSITIVE_INFINITY;
   let sending = true;
-  let stoppedBy: BenchSummaryEvent['stoppedBy'] = 'duration';
+  // Widened: TypeScript cannot see that stop() (a closure) changes it.
+  let stoppedBy = 'duration' as BenchSummaryEvent['stoppedBy'];
   let lastActivity = measureStart;
   let owed = 0; // open loop: requests due but not yet sent
   let scheduled = 0; // open loop: requests that have fallen due so far
