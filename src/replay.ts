@@ -13,10 +13,14 @@
  *   remember an ID for longer than 2 × window; so is a request sealed before the server started
  *   (`notBeforeMs`), which closes the gap a restart (and its empty cache) would open.
  *
- * Storage: a Map from ID to a slot number, and per slot the attempt, the expiry and the reply's
- * bytes in flat typed arrays (grown by doubling up to `capacity` slots; freed slots are reused), so
- * that an entry costs no object and no Buffer of its own: at thousands of new requests a second,
- * per-entry objects that live for a window are what the garbage collector would spend its time on.
+ * Storage: no object, BigInt or Buffer per entry (at thousands of new requests a second, per-entry
+ * objects that live for a window are what the garbage collector would spend its time on). Per slot,
+ * flat typed arrays hold the ID (two 32-bit words), the attempt, the expiry and the reply's bytes;
+ * an open-addressing hash table (linear probing, at most half full) maps the ID's words to its slot,
+ * keeping the words beside the slot number so that a lookup touches one cache line; a ring of slot
+ * numbers keeps the arrival order, for the sweep. All grow by doubling up to `capacity` slots, and
+ * freed slots are reused. The server passes the ID as two words ({@link ReplayCache.checkWords}),
+ * so a request needs no BigInt at all.
  *
  * Memory: at most `capacity` entries (default 65,536). When the cache is full of unexpired entries,
  * new requests are rejected (`cache-full`): failing closed, never forgetting an ID early (that
@@ -55,11 +59,26 @@ export type ReplayVerdict =
 const REPLY_SLOT = 128;
 /** Slots allocated at first (the arrays double as the cache fills, up to its capacity). */
 const INITIAL_SLOTS = 1024;
+/** Int32s per hash table cell: the ID's high word, its low word, slot + 1 (0: empty), padding. */
+const CELL = 4;
 
 const NEW: ReplayVerdict = { kind: 'new' };
 const STALE: ReplayVerdict = { kind: 'stale' };
 const REPLAY: ReplayVerdict = { kind: 'replay' };
 const FULL: ReplayVerdict = { kind: 'cache-full' };
+
+/** Where the ID's words hash to in a table of `mask + 1` cells (murmur3's 32-bit finaliser). */
+function hashOf(hi: number, lo: number, mask: number): number {
+  let h = lo ^ Math.imul(hi, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & mask;
+}
+
+/** The ID's high and low 32-bit words (as signed int32s, which is how the table keeps them). */
+function wordsOf(id: bigint): [number, number] {
+  return [Number(BigInt.asIntN(32, id >> 32n)), Number(BigInt.asIntN(32, id))];
+}
 
 /**
  * A bounded cache of recently seen request IDs and their sealed replies.
@@ -72,8 +91,12 @@ export class ReplayCache {
   readonly windowMs: number;
   readonly capacity: number;
   readonly notBeforeMs: number;
-  /** ID → slot. In insertion order, which is nearly expiry order (the cheap sweep relies on it). */
-  readonly #slots = new Map<bigint, number>();
+  /** The hash table: CELL int32s per cell (see CELL), `#mask + 1` cells, never more than half full. */
+  #table = new Int32Array(0);
+  #mask = -1;
+  /** Per slot: the ID's words. */
+  #idHi = new Int32Array(0);
+  #idLo = new Int32Array(0);
   /** Per slot: the highest attempt number accepted for its ID. */
   #attempts = new Uint32Array(0);
   /** Per slot: when a copy of any accepted datagram of its ID turns stale: max(time) + window. */
@@ -83,10 +106,24 @@ export class ReplayCache {
   #bytes = new Uint8Array(0);
   /** Replies longer than REPLY_SLOT, by slot. */
   readonly #long = new Map<number, Uint8Array>();
+  /**
+   * The slots in use in arrival order, which is nearly expiry order (the cheap sweep relies on
+   * it): `#size` of them from `#head`, in a ring as long as the slot arrays.
+   */
+  #order = new Int32Array(0);
+  #head = 0;
+  #size = 0;
   /** Slots given back by the sweep, and the first slot never used. */
   #free: number[] = [];
   #used = 0;
   #nextFullSweepMs = -Infinity;
+  /**
+   * The empty cell where the ID that {@link checkWords} last found new would go; -1 when a
+   * change to the table since may have moved it. Saves {@link rememberWords} its own lookup.
+   */
+  #pendingCell = -1;
+  #pendingHi = 0;
+  #pendingLo = 0;
 
   /** @throws RangeError when windowMs is not > 0 or capacity not an integer ≥ 1. */
   constructor(options: ReplayCacheOptions = {}) {
@@ -103,7 +140,7 @@ export class ReplayCache {
 
   /** How many IDs are remembered now (never more than `capacity`). */
   get size(): number {
-    return this.#slots.size;
+    return this.#size;
   }
 
   /**
@@ -112,30 +149,95 @@ export class ReplayCache {
    * @param nowMs - the server's clock, ms since 1970.
    */
   check(id: bigint, timeMs: number, attempt: number, nowMs: number): ReplayVerdict {
+    const [hi, lo] = wordsOf(id);
+    return this.checkWords(hi, lo, timeMs, attempt, nowMs);
+  }
+
+  /** Remembers a new request (after {@link check} said `new`) and the sealed reply to it. */
+  remember(id: bigint, timeMs: number, attempt: number, reply: Uint8Array): void {
+    const [hi, lo] = wordsOf(id);
+    this.rememberWords(hi, lo, timeMs, attempt, reply);
+  }
+
+  /**
+   * {@link check} with the ID as its two 32-bit words (high, low; either as uint32 or int32), as
+   * read from the datagram: the same verdict, without a BigInt.
+   */
+  checkWords(
+    hi: number,
+    lo: number,
+    timeMs: number,
+    attempt: number,
+    nowMs: number,
+  ): ReplayVerdict {
+    this.#pendingCell = -1;
     if (!(Math.abs(nowMs - timeMs) <= this.windowMs) || timeMs < this.notBeforeMs) return STALE;
-    const slot = this.#slots.get(id);
-    if (slot !== undefined) {
+    let cell = this.#find(hi | 0, lo | 0);
+    const slot = cell < 0 ? -1 : (this.#table[cell + 2] ?? 0) - 1;
+    if (slot >= 0) {
       if (attempt <= (this.#attempts[slot] ?? 0)) return REPLAY;
       this.#attempts[slot] = attempt;
       this.#expires[slot] = Math.max(this.#expires[slot] ?? 0, timeMs + this.windowMs);
       return { kind: 'retransmission', reply: this.#reply(slot) };
     }
-    this.#sweep(nowMs);
-    if (this.#slots.size >= this.capacity) return FULL;
+    if (this.#sweep(nowMs)) cell = this.#find(hi | 0, lo | 0); // the sweep moved cells
+    if (this.#size >= this.capacity) return FULL;
+    this.#pendingCell = cell;
+    this.#pendingHi = hi | 0;
+    this.#pendingLo = lo | 0;
     return NEW;
   }
 
-  /** Remembers a new request (after {@link check} said `new`) and the sealed reply to it. */
-  remember(id: bigint, timeMs: number, attempt: number, reply: Uint8Array): void {
-    if (this.#slots.has(id)) return; // check() said it is not new
-    if (this.#slots.size >= this.capacity) return; // check() said full
-    const slot = this.#free.pop() ?? this.#newSlot();
+  /** {@link remember} with the ID as its two 32-bit words, as given to {@link checkWords}. */
+  rememberWords(hi: number, lo: number, timeMs: number, attempt: number, reply: Uint8Array): void {
+    hi |= 0;
+    lo |= 0;
+    if (this.#size >= this.capacity) return; // check() said full
+    // One lookup per new request: checkWords() left the cell it found empty for this ID, and
+    // nothing has changed the table since (every change clears it). Otherwise, look again.
+    let cell = this.#pendingCell;
+    this.#pendingCell = -1;
+    if (cell < 0 || this.#pendingHi !== hi || this.#pendingLo !== lo) {
+      cell = this.#find(hi, lo);
+      if (cell >= 0 && this.#table[cell + 2] !== 0) return; // check() said it is not new
+    }
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      slot = this.#used++;
+      if (slot >= this.#attempts.length) {
+        this.#grow();
+        cell = -1; // the table was rebuilt
+      }
+    }
+    if (cell < 0) cell = this.#find(hi, lo);
+    this.#idHi[slot] = hi;
+    this.#idLo[slot] = lo;
     this.#attempts[slot] = attempt;
     this.#expires[slot] = timeMs + this.windowMs;
     this.#lengths[slot] = reply.length;
     if (reply.length <= REPLY_SLOT) this.#bytes.set(reply, slot * REPLY_SLOT);
     else this.#long.set(slot, Uint8Array.from(reply));
-    this.#slots.set(id, slot);
+    const t = this.#table;
+    t[cell] = hi;
+    t[cell + 1] = lo;
+    t[cell + 2] = slot + 1;
+    this.#order[(this.#head + this.#size) % this.#order.length] = slot;
+    this.#size++;
+  }
+
+  /**
+   * The cell of (hi, lo) in the table, or the empty cell where it would go; -1 when there is no
+   * table yet.
+   */
+  #find(hi: number, lo: number): number {
+    const t = this.#table;
+    if (t.length === 0) return -1;
+    const wrap = t.length - 1;
+    let at = hashOf(hi, lo, this.#mask) * CELL;
+    for (;;) {
+      if (t[at + 2] === 0 || (t[at] === hi && t[at + 1] === lo)) return at;
+      at = (at + CELL) & wrap;
+    }
   }
 
   /** A copy of the reply kept in a slot (the slot may be reused once its entry expires). */
@@ -146,29 +248,65 @@ export class ReplayCache {
     return Buffer.from(this.#bytes.subarray(at, at + (this.#lengths[slot] ?? 0)));
   }
 
-  /** A slot never used before, doubling the arrays when they are full (never past capacity). */
-  #newSlot(): number {
-    const slot = this.#used++;
-    if (slot >= this.#attempts.length) {
-      const size = Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.#attempts.length * 2));
-      const attempts = new Uint32Array(size);
-      const expires = new Float64Array(size);
-      const lengths = new Uint32Array(size);
-      const bytes = new Uint8Array(size * REPLY_SLOT);
-      attempts.set(this.#attempts);
-      expires.set(this.#expires);
-      lengths.set(this.#lengths);
-      bytes.set(this.#bytes);
-      this.#attempts = attempts;
-      this.#expires = expires;
-      this.#lengths = lengths;
-      this.#bytes = bytes;
+  /** Doubles the slot arrays (never past capacity) and rebuilds the table and the ring to match. */
+  #grow(): void {
+    const old = this.#attempts.length;
+    const size = Math.min(this.capacity, Math.max(INITIAL_SLOTS, old * 2));
+    const widen = <T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(
+      a: T,
+      make: new (n: number) => T,
+      n: number,
+    ): T => {
+      const b = new make(n);
+      b.set(a);
+      return b;
+    };
+    this.#idHi = widen(this.#idHi, Int32Array, size);
+    this.#idLo = widen(this.#idLo, Int32Array, size);
+    this.#attempts = widen(this.#attempts, Uint32Array, size);
+    this.#expires = widen(this.#expires, Float64Array, size);
+    this.#lengths = widen(this.#lengths, Uint32Array, size);
+    this.#bytes = widen(this.#bytes, Uint8Array, size * REPLY_SLOT);
+    // The ring, unrolled from its head.
+    const order = new Int32Array(size);
+    for (let i = 0; i < this.#size; i++) order[i] = this.#order[(this.#head + i) % old] ?? 0;
+    this.#order = order;
+    this.#head = 0;
+    // The table: a power of two at least twice the slots, so it is never more than half full.
+    let cells = 2;
+    while (cells < size * 2) cells *= 2;
+    this.#table = new Int32Array(cells * CELL);
+    this.#mask = cells - 1;
+    for (let i = 0; i < this.#size; i++) {
+      const slot = order[i] ?? 0;
+      const hi = this.#idHi[slot] ?? 0;
+      const lo = this.#idLo[slot] ?? 0;
+      const at = this.#find(hi, lo);
+      this.#table[at] = hi;
+      this.#table[at + 1] = lo;
+      this.#table[at + 2] = slot + 1;
     }
-    return slot;
   }
 
-  #forget(id: bigint, slot: number): void {
-    this.#slots.delete(id);
+  /** Takes a slot's ID out of the table (backward-shift deletion, so no tombstones) and frees it. */
+  #forget(slot: number): void {
+    const t = this.#table;
+    const wrap = t.length - 1;
+    let hole = this.#find(this.#idHi[slot] ?? 0, this.#idLo[slot] ?? 0);
+    let at = hole;
+    for (;;) {
+      at = (at + CELL) & wrap;
+      const s = t[at + 2] ?? 0;
+      if (s === 0) break;
+      // The entry at `at` may fill the hole unless its home lies cyclically in (hole, at].
+      const home = hashOf(t[at] ?? 0, t[at + 1] ?? 0, this.#mask) * CELL;
+      if (hole <= at ? hole < home && home <= at : hole < home || home <= at) continue;
+      t[hole] = t[at] ?? 0;
+      t[hole + 1] = t[at + 1] ?? 0;
+      t[hole + 2] = s;
+      hole = at;
+    }
+    t[hole + 2] = 0;
     this.#long.delete(slot);
     this.#free.push(slot);
   }
@@ -178,21 +316,35 @@ export class ReplayCache {
    * clocks differ); the cheap sweep drops expired ones from the front, and when the cache is full a
    * complete sweep (at most once a second, so a full cache cannot make every request cost O(n))
    * finds the rest.
+   * @returns true when it forgot anything (cells may have moved).
    */
   #lastSweepMs = Number.NaN;
 
-  #sweep(nowMs: number): void {
+  #sweep(nowMs: number): boolean {
     // The cheap sweep runs at most once per millisecond: an entry lives ≥ 1 ms past expiry, and
-    // thousands of requests a second no longer each pay for a Map iterator (docs/performance.md).
-    if (nowMs === this.#lastSweepMs && this.#slots.size < this.capacity) return;
+    // thousands of requests a second no longer each pay for the walk (docs/performance.md).
+    if (nowMs === this.#lastSweepMs && this.#size < this.capacity) return false;
     this.#lastSweepMs = nowMs;
-    for (const [id, slot] of this.#slots) {
+    this.#pendingCell = -1;
+    const order = this.#order;
+    const before = this.#size;
+    while (this.#size > 0) {
+      const slot = order[this.#head] ?? 0;
       if ((this.#expires[slot] ?? 0) >= nowMs) break;
-      this.#forget(id, slot);
+      this.#forget(slot);
+      this.#head = (this.#head + 1) % order.length;
+      this.#size--;
     }
-    if (this.#slots.size < this.capacity || nowMs < this.#nextFullSweepMs) return;
+    if (this.#size < this.capacity || nowMs < this.#nextFullSweepMs) return this.#size < before;
     this.#nextFullSweepMs = nowMs + 1000;
-    for (const [id, slot] of this.#slots)
-      if ((this.#expires[slot] ?? 0) < nowMs) this.#forget(id, slot);
+    // Keep the unexpired in their order, packed from the head.
+    let kept = 0;
+    for (let i = 0; i < this.#size; i++) {
+      const slot = order[(this.#head + i) % order.length] ?? 0;
+      if ((this.#expires[slot] ?? 0) < nowMs) this.#forget(slot);
+      else order[(this.#head + kept++) % order.length] = slot;
+    }
+    this.#size = kept;
+    return this.#size < before;
   }
 }

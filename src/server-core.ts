@@ -25,7 +25,7 @@ import { ReplayCache } from './replay.js';
 import type { Rng } from './rng.js';
 import { defaultRng } from './rng.js';
 import { escapePayload } from './wire/escape.js';
-import { openDatagram, sealDatagram, SealedType } from './wire/sealed.js';
+import { OpenedDatagram, openInto, sealReply, SealedType } from './wire/sealed.js';
 import { parseId, replyText, withId } from './wire/text.js';
 
 /** The hardening options, shared by {@link ServerCoreOptions} and the server's options. */
@@ -137,6 +137,8 @@ export class ServerCore {
    * buffer can be in many sends at once.
    */
   readonly #replies = new Map<number, Buffer>();
+  /** The fields of the sealed datagram being handled (reused: no objects per datagram). */
+  readonly #opened = new OpenedDatagram();
 
   /** @throws RangeError for an option out of range (names the option). */
   constructor(options: ServerCoreOptions = {}) {
@@ -260,37 +262,33 @@ export class ServerCore {
         if (this.#events) events.push({ event: 'dropped', time, from, bytes: data.length });
         continue;
       }
-      // The tag is verified before any field is read (openDatagram); nothing is answered to a
+      // The tag is verified before any field is read (openInto); nothing is answered to a
       // datagram that fails any check: no reflection, and nothing an attacker could learn from.
-      const opened = openDatagram(key, data);
-      if (!opened.ok) {
-        this.#reject(from, data.length, opened.reason, time, events);
+      const m = this.#opened;
+      const failure = openInto(key, data, m);
+      if (failure !== undefined) {
+        this.#reject(from, data.length, failure, time, events);
         continue;
       }
-      const m = opened.message;
       if (m.type !== SealedType.REQUEST) {
         this.#reject(from, data.length, 'wrong-type', time, events);
         continue;
       }
-      const verdict = replay.check(m.id, m.timeMs, m.attempt, nowMs);
+      // The ID as its two words: the replay cache and the reply need no BigInt.
+      const verdict = replay.checkWords(m.idHi, m.idLo, m.timeMs, m.attempt, nowMs);
       let reply: Uint8Array;
       if (verdict.kind === 'new') {
-        reply = sealDatagram(key, {
-          type: SealedType.REPLY,
-          id: m.id,
-          timeMs: nowMs,
-          attempt: m.attempt,
-          body: this.#plainReply(m.body.length), // copied into the sealed datagram
-        });
-        replay.remember(m.id, m.timeMs, m.attempt, reply);
+        // The plain reply is copied into the sealed datagram.
+        reply = sealReply(key, m, nowMs, this.#plainReply(m.bodyLength));
+        replay.rememberWords(m.idHi, m.idLo, m.timeMs, m.attempt, reply);
         if (this.#events) {
           events.push({
             event: 'message',
             time,
             from,
-            bytes: m.body.length,
-            text: escapePayload(m.body),
-            id: m.id.toString(),
+            bytes: m.bodyLength,
+            text: escapePayload(m.body()),
+            id: m.id().toString(),
             sealed: true,
             attempt: m.attempt,
           });
@@ -303,7 +301,7 @@ export class ServerCore {
             event: 'retransmission',
             time,
             from,
-            id: m.id.toString(),
+            id: m.id().toString(),
             attempt: m.attempt,
           });
         }
