@@ -28,6 +28,8 @@ export const ErrorCodes = {
   BACKEND: 'UDPLAB_ERR_BACKEND',
   /** Invalid arguments or options (exit code 2 on the command line). */
   USAGE: 'UDPLAB_ERR_USAGE',
+  /** A bug in udplab met while handling a datagram: reported as an `error` event, the server goes on. */
+  INTERNAL: 'UDPLAB_ERR_INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -7,6 +7,7 @@ import { openBackend } from './backend/select.js';
 import type { BackendChoice, BackendName } from './backend/types.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import { ErrorCodes } from './errors.js';
 import type { Rng } from './rng.js';
 import {
   ServerCore,
@@ -108,12 +109,28 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     port: options.port ?? 0,
     sendQueueLimit,
     onBatch: (batch, replies) => {
-      core.handleBatch(batch, isoNow(), replies, events);
+      let failure: unknown;
+      try {
+        core.handleBatch(batch, isoNow(), replies, events);
+      } catch (err) {
+        failure = err; // a bug, not the sender's doing: a throw here would end the process
+      }
       // Indexed loop, and `length = 0` only on a non-empty array: emptying an array drops its
       // backing store, so the next push allocates again (this runs per batch).
       if (events.length > 0) {
         for (let i = 0; i < events.length; i++) onEvent(events[i] as CoreEvent);
         events.length = 0;
+      }
+      if (failure !== undefined) {
+        // Keep what was decided, report it, and serve the next batch: no datagram may crash it.
+        const why =
+          failure instanceof Error ? failure.message : 'something not an Error was thrown';
+        onEvent({
+          event: 'error',
+          time: isoNow(),
+          code: ErrorCodes.INTERNAL,
+          message: `internal error on a batch of ${String(batch.length)} datagram(s), the rest of it not answered: ${why}`,
+        });
       }
     },
     onSendFailed: (count) => {

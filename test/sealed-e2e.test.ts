@@ -25,6 +25,7 @@ import {
   writeKeyFile,
 } from '../src/index.js';
 import { fixture, nextMessage, rawSocket, spawnCollect, until } from './helpers.js';
+import { sealedWithAttemptZero } from './sealed-craft.js';
 
 async function sealedServer(t: TestContext, key: SealKey | undefined, events: ServerEvent[] = []) {
   const server = await createServer({
@@ -194,6 +195,20 @@ test('tampered: a captured request with any one bit flipped gets no reply', asyn
     'malformed',
     'not-sealed',
   ]);
+});
+
+test('a key holder’s request with attempt 0 is rejected as malformed; the server goes on', async (t) => {
+  const key = SealKey.generate();
+  const serverEvents: ServerEvent[] = [];
+  const server = await sealedServer(t, key, serverEvents);
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  peer.send(sealedWithAttemptZero(key, 7n, Date.now()), server.address.port, '127.0.0.1');
+  assert.ok(await silence(peer), 'no reply to attempt 0');
+  await until(() => (rejections(serverEvents).length === 1 ? true : undefined));
+  assert.deepEqual(rejections(serverEvents), ['malformed']);
+  const r = await request({ host: '127.0.0.1', port: server.address.port, key });
+  assert.match(r.text, /^I received from you a message of \d+ bytes$/);
 });
 
 test('replayed: a captured sealed request sent again is rejected, silently', async (t) => {

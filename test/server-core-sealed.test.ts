@@ -11,6 +11,7 @@ import {
   type Endpoint,
   type Reply,
 } from '../src/index.js';
+import { sealedWithAttemptZero } from './sealed-craft.js';
 
 const T0 = 1_800_000_000_000;
 const CLIENT: Endpoint = { address: '192.0.2.10', port: 40000 };
@@ -201,6 +202,29 @@ test('property: no batch of random or mutated datagrams makes the core throw', (
     ),
     { numRuns: 300 },
   );
+});
+
+test('sealed: an authentic request with attempt 0 is malformed: no reply, no throw', () => {
+  const key = SealKey.generate();
+  const { core, feed } = harness({ key });
+  const data = sealedWithAttemptZero(key, 99n, T0);
+  assert.deepEqual(openDatagram(key, data), { ok: false, reason: 'malformed' });
+  const { replies, events } = feed(data);
+  assert.equal(replies.length, 0);
+  assert.deepEqual(
+    events.map((e) => (e.event === 'rejected' ? e.reason : e.event)),
+    ['malformed'],
+  );
+  assert.equal(core.counters.rejectedBy.malformed, 1);
+  // The same ID with a real attempt is still new: the malformed copy was not remembered.
+  const ok = sealDatagram(key, {
+    type: SealedType.REQUEST,
+    id: 99n,
+    timeMs: T0,
+    attempt: 1,
+    body: Buffer.from('hello'),
+  });
+  assert.equal(feed(ok).replies.length, 1);
 });
 
 test('options that need a key or a rate limit are refused without one', () => {

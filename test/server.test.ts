@@ -120,6 +120,28 @@ for (const backend of serverBackends()) {
     assert.ok(a.includes(true) && a.includes(false));
   });
 
+  test(`[${backend}] a bug met on a datagram is an error event (UDPLAB_ERR_INTERNAL), never a crash`, async (t) => {
+    // An rng that throws once stands for any bug in the reply logic.
+    let calls = 0;
+    const rng = (): number => {
+      if (++calls === 1) throw new Error('boom');
+      return 0.99; // never below --drop 0.5 after that: every datagram answered
+    };
+    const { server, events } = await started(t, { dropProbability: 0.5, rng });
+    const peer = await rawSocket();
+    t.after(() => peer.close());
+    peer.send('first', server.address.port, '127.0.0.1');
+    await assert.rejects(nextMessage(peer, 150), 'the datagram that met the bug is not answered');
+    const error = events.find((e) => e.event === 'error');
+    assert.equal(error?.code, ErrorCodes.INTERNAL);
+    assert.match(error?.message ?? '', /^internal error on a batch of 1 datagram\(s\).*: boom$/);
+    peer.send('second', server.address.port, '127.0.0.1');
+    assert.equal(
+      (await nextMessage(peer)).data.toString(),
+      'I received from you a message of 6 bytes',
+    );
+  });
+
   test(`[${backend}] abort closes the server and emits the summary`, async () => {
     const ac = new AbortController();
     const events: ServerEvent[] = [];

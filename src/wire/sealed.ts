@@ -145,8 +145,8 @@ export function sealDatagram(
  * if (r.ok && r.message.type === SealedType.REPLY) use(r.message.body);
  * Never throws, whatever the bytes (property-tested with random and bit-flipped input).
  * @returns `{ ok: true, message }`, or `{ ok: false, reason }` with `not-sealed` (first byte is not
- *   0xFE), `malformed` (unknown version or type, or shorter than 49 bytes) or `bad-auth` (the tag does
- *   not verify: another key, or any bit changed on the way).
+ *   0xFE), `malformed` (unknown version or type, shorter than 49 bytes, or, once authenticated, an
+ *   attempt of 0) or `bad-auth` (the tag does not verify: another key, or any bit changed on the way).
  */
 export function openDatagram(key: SealKey, data: Uint8Array): OpenResult {
   if (data[0] !== SEALED_MAGIC) return { ok: false, reason: 'not-sealed' };
@@ -162,6 +162,8 @@ export function openDatagram(key: SealKey, data: Uint8Array): OpenResult {
   const plain = Buffer.allocUnsafe(buf.length - HEADER_BYTES - NONCE_BYTES - TAG_BYTES);
   // On failure `plain` holds unauthenticated bytes: it is dropped unread.
   if (!currentAead().open(key, buf, plain)) return { ok: false, reason: 'bad-auth' };
+  // Attempts count from 1: a 0 (only a key holder can seal one) is refused, never answered.
+  if (plain.readUInt16BE(16) === 0) return { ok: false, reason: 'malformed' };
   const timeMs = plain.readUInt32BE(8) * 2 ** 32 + plain.readUInt32BE(12);
   return {
     ok: true,
@@ -246,6 +248,7 @@ export function openInto(
     plain.fill(0); // unauthenticated bytes: never read, and not left lying about either
     return 'bad-auth';
   }
+  if (plain[16] === 0 && plain[17] === 0) return 'malformed'; // attempts count from 1
   into.plain = plain;
   into.type = type;
   into.idHi =
