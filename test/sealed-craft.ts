@@ -1,22 +1,47 @@
-/** Sealed datagrams made by hand, which the codec refuses to make (for tests of the server). */
-import { createCipheriv } from 'node:crypto';
+/** Sealed datagrams made by hand, with fields the codec refuses to seal (for tests of the server). */
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { SealedType, type SealKey } from '../src/index.js';
 
+/** The fields of a sealed datagram, each as raw as the wire allows. */
+export interface RawSealedFields {
+  type: number;
+  /** u64 */
+  id: bigint;
+  /** The two u32 words of the time field: any u64, not only a safe integer. */
+  timeHi: number;
+  timeLo: number;
+  /** u16: 0 too, which sealDatagram refuses. */
+  attempt: number;
+  body: Uint8Array;
+}
+
 /**
- * A request sealed by hand with attempt 0, which sealDatagram refuses to make: only a key holder
- * (a buggy client, or one that means harm) can send one.
+ * Seals any fields, as only a key holder (a buggy client, or one that means harm) could: the
+ * datagram authenticates, whatever it says.
  */
-export function sealedWithAttemptZero(key: SealKey, id: bigint, timeMs: number): Buffer {
-  const header = Buffer.from([0xfe, 1, SealedType.REQUEST]);
-  const nonce = Buffer.alloc(12, 7);
-  const inner = Buffer.alloc(18 + 5);
-  inner.writeBigUInt64BE(id, 0);
-  inner.writeUInt32BE(Math.floor(timeMs / 2 ** 32), 8);
-  inner.writeUInt32BE(timeMs % 2 ** 32, 12);
-  inner.writeUInt16BE(0, 16);
-  inner.write('hello', 18, 'latin1');
+export function sealByHand(key: SealKey, f: RawSealedFields): Buffer {
+  const header = Buffer.from([0xfe, 1, f.type]);
+  const nonce = randomBytes(12);
+  const inner = Buffer.alloc(18 + f.body.length);
+  inner.writeBigUInt64BE(f.id, 0);
+  inner.writeUInt32BE(f.timeHi, 8);
+  inner.writeUInt32BE(f.timeLo, 12);
+  inner.writeUInt16BE(f.attempt, 16);
+  inner.set(f.body, 18);
   const cipher = createCipheriv('chacha20-poly1305', key.secret, nonce, { authTagLength: 16 });
   cipher.setAAD(header, { plaintextLength: inner.length });
   const text = Buffer.concat([cipher.update(inner), cipher.final()]);
   return Buffer.concat([header, nonce, text, cipher.getAuthTag()]);
+}
+
+/** An authentic request with attempt 0 (the format counts from 1). */
+export function sealedWithAttemptZero(key: SealKey, id: bigint, timeMs: number): Buffer {
+  return sealByHand(key, {
+    type: SealedType.REQUEST,
+    id,
+    timeHi: Math.floor(timeMs / 2 ** 32),
+    timeLo: timeMs % 2 ** 32,
+    attempt: 0,
+    body: Buffer.from('hello'),
+  });
 }

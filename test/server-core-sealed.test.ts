@@ -11,7 +11,7 @@ import {
   type Endpoint,
   type Reply,
 } from '../src/index.js';
-import { sealedWithAttemptZero } from './sealed-craft.js';
+import { sealByHand, sealedWithAttemptZero } from './sealed-craft.js';
 
 const T0 = 1_800_000_000_000;
 const CLIENT: Endpoint = { address: '192.0.2.10', port: 40000 };
@@ -225,6 +225,47 @@ test('sealed: an authentic request with attempt 0 is malformed: no reply, no thr
     body: Buffer.from('hello'),
   });
   assert.equal(feed(ok).replies.length, 1);
+});
+
+test('property: authentic datagrams with any fields (a key holder’s) never make the core throw', () => {
+  const key = SealKey.generate();
+  const { core } = harness({ key, rateLimit: 1_000_000 });
+  const u32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
+  // Times near the server's clock as often as anywhere in the u64 range.
+  const near = fc.integer({ min: -60_000, max: 60_000 }).map((d) => T0 + d);
+  const time = fc.oneof(
+    fc.tuple(u32, u32),
+    near.map((t) => [Math.floor(t / 2 ** 32), t % 2 ** 32] as [number, number]),
+  );
+  const fields = fc.record({
+    type: fc.oneof(fc.constant(SealedType.REQUEST), fc.integer({ min: 0, max: 255 })),
+    id: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 0n, max: 3n })),
+    time,
+    attempt: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 0xffff })),
+    body: fc.uint8Array({ maxLength: 100 }),
+  });
+  fc.assert(
+    fc.property(fc.array(fields, { minLength: 1, maxLength: 16 }), (batch) => {
+      const datagrams = batch.map(({ time: [timeHi, timeLo], ...f }) =>
+        sealByHand(key, { ...f, timeHi, timeLo }),
+      );
+      const replies: Reply[] = [];
+      const events: CoreEvent[] = [];
+      core.handleBatch(
+        datagrams.map((data) => ({ data, from: CLIENT })),
+        TIME,
+        replies,
+        events,
+      );
+      // Every reply is an authentic sealed reply to a request of attempt ≥ 1.
+      for (const r of replies) {
+        const opened = openDatagram(key, r.data);
+        assert.ok(opened.ok && opened.message.type === SealedType.REPLY);
+        assert.ok(opened.message.attempt >= 1);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('options that need a key or a rate limit are refused without one', () => {
