@@ -17,6 +17,42 @@ test('control characters, zero bytes and invalid UTF-8 are escaped', () => {
   assert.equal(escapePayload(Buffer.from('\u202eevil')), '\\u202eevil');
 });
 
+test('invalid UTF-8: the well-formed parts keep their escapes and characters', () => {
+  // A newline stays `\n` and é stays é beside an invalid byte (all of it used to turn to `\xNN`).
+  assert.equal(escapePayload(Buffer.from([0x61, 0x0a, 0x62, 0xff])), 'a\\nb\\xff');
+  assert.equal(
+    escapePayload(Buffer.concat([Buffer.from('é\t'), Buffer.from([0xc0, 0xaf])])),
+    'é\\t\\xc0\\xaf',
+  );
+  // Overlong forms, surrogates, code points above U+10FFFF and cut sequences are bytes, not text.
+  assert.equal(escapePayload(Buffer.from([0xe0, 0x80, 0xaf])), '\\xe0\\x80\\xaf');
+  assert.equal(escapePayload(Buffer.from([0xed, 0xa0, 0x80])), '\\xed\\xa0\\x80');
+  assert.equal(escapePayload(Buffer.from([0xf4, 0x90, 0x80, 0x80])), '\\xf4\\x90\\x80\\x80');
+  assert.equal(escapePayload(Buffer.from([0x78, 0xe2, 0x9c])), 'x\\xe2\\x9c');
+});
+
+test('property: an invalid byte between two texts escapes as the two texts and the byte', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => {
+      const bytes = Buffer.concat([Buffer.from(a), Buffer.from([0xff]), Buffer.from(b)]);
+      assert.equal(
+        escapePayload(bytes),
+        `${escapePayload(Buffer.from(a))}\\xff${escapePayload(Buffer.from(b))}`,
+      );
+    }),
+  );
+});
+
+test('property: valid UTF-8 is handled alike by both paths', () => {
+  // Appending 0xff sends the same text down the byte-by-byte path.
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), (a) => {
+      const bytes = Buffer.concat([Buffer.from(a), Buffer.from([0xff])]);
+      assert.equal(escapePayload(bytes), `${escapePayload(Buffer.from(a))}\\xff`);
+    }),
+  );
+});
+
 test('any bytes escape to one line without control characters', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 256 }), (data) => {

@@ -39,6 +39,37 @@ function escapeChar(ch: string): string {
   return ch;
 }
 
+/**
+ * The length of the well-formed UTF-8 sequence at `data[i]` (1–4), or 0 when none starts there
+ * (the Unicode standard's table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
+ */
+function sequenceAt(data: Uint8Array, i: number): number {
+  const b = data[i] ?? 0;
+  if (b < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => {
+    const c = data[i + k];
+    return c !== undefined && c >= lo && c <= hi;
+  };
+  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    const lo = b === 0xe0 ? 0xa0 : 0x80;
+    const hi = b === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    const lo = b === 0xf0 ? 0x90 : 0x80;
+    const hi = b === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+function escapeText(text: string): string {
+  let out = '';
+  for (const ch of text) out += escapeChar(ch);
+  return out;
+}
+
 /** The payload as one safe line of text (see the module comment for the rules). */
 export function escapePayload(data: Uint8Array): string {
   if (isPlainAscii(data)) {
@@ -47,17 +78,26 @@ export function escapePayload(data: Uint8Array): string {
       : Buffer.from(data.buffer, data.byteOffset, data.length);
     return buf.toString('latin1');
   }
-  let text: string;
   try {
-    text = decoder.decode(data);
+    return escapeText(decoder.decode(data));
   } catch {
-    // Not valid UTF-8: keep printable ASCII, escape every other byte.
+    // Not valid UTF-8 as a whole: the well-formed runs are shown as text, by the same rules,
+    // and each byte that starts no well-formed sequence becomes \xNN.
     let out = '';
-    for (const c of data)
-      out += c >= 0x20 && c <= 0x7e ? escapeChar(String.fromCharCode(c)) : hex(c);
+    let run = 0; // where the current well-formed run began
+    let i = 0;
+    while (i < data.length) {
+      const n = sequenceAt(data, i);
+      if (n > 0) {
+        i += n;
+        continue;
+      }
+      if (run < i) out += escapeText(decoder.decode(data.subarray(run, i)));
+      out += hex(data[i] ?? 0);
+      i++;
+      run = i;
+    }
+    if (run < data.length) out += escapeText(decoder.decode(data.subarray(run)));
     return out;
   }
-  let out = '';
-  for (const ch of text) out += escapeChar(ch);
-  return out;
 }
