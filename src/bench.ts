@@ -135,7 +135,8 @@ export interface BenchOptions {
   signal?: AbortSignal;
 }
 
-const LIMITS = {
+/** The bounds of a run's options (the CLI states them in its own units). */
+export const BENCH_LIMITS = {
   durationMs: 3_600_000,
   requests: 1e9,
   concurrency: 65_536,
@@ -166,19 +167,19 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const timeoutMs = options.timeoutMs ?? 1000;
   const rate = options.rate ?? null;
   const progressMs = options.progressIntervalMs ?? 1000;
-  check('durationMs', durationMs, 1, LIMITS.durationMs);
-  check('warmupMs', warmupMs, 0, LIMITS.durationMs);
-  check('timeoutMs', timeoutMs, 1, LIMITS.timeoutMs);
-  check('progressIntervalMs', progressMs, 10, LIMITS.durationMs);
+  check('durationMs', durationMs, 1, BENCH_LIMITS.durationMs);
+  check('warmupMs', warmupMs, 0, BENCH_LIMITS.durationMs);
+  check('timeoutMs', timeoutMs, 1, BENCH_LIMITS.timeoutMs);
+  check('progressIntervalMs', progressMs, 10, BENCH_LIMITS.durationMs);
   if (!Number.isInteger(options.port)) throw new RangeError('port must be an integer');
   check('port', options.port, 1, 65535);
   if (!Number.isInteger(concurrency)) throw new RangeError('concurrency must be an integer');
-  check('concurrency', concurrency, 1, LIMITS.concurrency);
+  check('concurrency', concurrency, 1, BENCH_LIMITS.concurrency);
   if (requests !== null) {
     if (!Number.isInteger(requests)) throw new RangeError('requests must be an integer');
-    check('requests', requests, 1, LIMITS.requests);
+    check('requests', requests, 1, BENCH_LIMITS.requests);
   }
-  if (rate !== null) check('rate', rate, 0.001, LIMITS.rate);
+  if (rate !== null) check('rate', rate, 0.001, BENCH_LIMITS.rate);
   const codec =
     options.codec ?? (options.id ? idCodec(options.size ?? 32) : plainCodec(options.size ?? 32));
   const { signal } = options;

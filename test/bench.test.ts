@@ -456,9 +456,23 @@ test('CLI usage errors exit 2 before any datagram', async () => {
     ['--id', '-s', '5'],
     ['-r', '-3'],
     ['-d', '0'],
+    ['-d', '0x10'], // decimal only
+    ['-d', 'Infinity'],
   ]) {
     const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
     assert.equal(code, 2, `${args.join(' ')}: ${stderr.text}`);
+  }
+  // Every limit is the CLI's own message, in its own units, never the library's option name.
+  for (const [args, expected] of [
+    [['-w', '100000'], 'expected a number of seconds from 0 to 3600'],
+    [['-c', '65537'], 'expected a whole number from 1 to 65,536'],
+    [['-n', '2000000000'], 'expected a whole number from 1 to 1,000,000,000'],
+    [['-r', '20000000'], 'expected requests per second greater than 0 and at most 10,000,000'],
+  ] as const) {
+    const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
+    assert.equal(code, 2);
+    assert.ok(stderr.text.includes(expected), stderr.text);
+    assert.doesNotMatch(stderr.text, /Ms must|concurrency must|requests must|rate must/);
   }
   // The limits are said in the options' own words and units: seconds, not the library's ms.
   for (const [args, limit] of [

@@ -1,12 +1,18 @@
 /** `udplab bench HOST PORT`: a bounded load generator for any server that answers each datagram. */
 import type { Command } from 'commander';
 import { parsePort } from '../address.js';
-import { bench, type BenchEvent, type BenchProgressEvent, type LatencySummary } from '../bench.js';
+import {
+  BENCH_LIMITS,
+  bench,
+  type BenchEvent,
+  type BenchProgressEvent,
+  type LatencySummary,
+} from '../bench.js';
 import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
-import { backendChoice, positiveInt, secondsOrZeroToMs, secondsUpTo } from './parse.js';
+import { backendChoice, decimal, intUpTo, secondsOrZeroUpTo, secondsUpTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -77,9 +83,11 @@ function nonNegativeBytes(text: string): number {
 }
 
 function perSecond(text: string): number {
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
-    throw new InvalidArgumentError('expected requests per second greater than 0');
+  const v = decimal(text);
+  if (!(v > 0 && v <= BENCH_LIMITS.rate)) {
+    throw new InvalidArgumentError(
+      `expected requests per second greater than 0 and at most ${BENCH_LIMITS.rate.toLocaleString('en-US')}`,
+    );
   }
   return v;
 }
@@ -114,13 +122,13 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
         .option(
           '-d, --duration <s>',
           'measure for S seconds (default 10; with --requests, the cap, default 60)',
-          secondsUpTo(3600),
+          secondsUpTo(BENCH_LIMITS.durationMs / 1000),
         )
-        .option('-n, --requests <n>', 'stop after N requests', positiveInt)
+        .option('-n, --requests <n>', 'stop after N requests', intUpTo(BENCH_LIMITS.requests))
         .option(
           '-c, --concurrency <n>',
           'requests in flight (default 1; 64 with --rate)',
-          positiveInt,
+          intUpTo(BENCH_LIMITS.concurrency),
         )
         .option('-s, --size <bytes>', 'request size in bytes (default 32)', nonNegativeBytes)
         .option(
@@ -136,11 +144,15 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
           '-k, --key-file <file>',
           'sealed mode: seal every request with this key (udplab keygen); only authentic replies count',
         )
-        .option('-w, --warmup <s>', 'run S seconds before measuring (default 0)', secondsOrZeroToMs)
+        .option(
+          '-w, --warmup <s>',
+          'run S seconds before measuring (default 0)',
+          secondsOrZeroUpTo(BENCH_LIMITS.durationMs / 1000),
+        )
         .option(
           '-t, --timeout <s>',
           'a request unanswered after S seconds is lost (default 1)',
-          secondsUpTo(60),
+          secondsUpTo(BENCH_LIMITS.timeoutMs / 1000),
         )
         .option(
           '--backend <name>',

@@ -8,9 +8,17 @@ import { MAX_TIMER_MS } from '../rng.js';
 
 const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
+/** A decimal number as people type it (`0.5`, `.5`, `10`, `1e3`): no hex, no `Infinity`. */
+const DECIMAL = /^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*$/;
+
+/** The value of a decimal number, or NaN for anything else (so every range check fails). */
+export function decimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : Number.NaN;
+}
+
 /** Seconds as the lab speaks them (`0.1`), returned in milliseconds. Must be > 0. */
 export function secondsToMs(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > MAX_SECONDS) {
     throw new InvalidArgumentError(
       `expected a number of seconds greater than 0 and at most ${MAX_SECONDS} (e.g. 0.1)`,
@@ -22,7 +30,7 @@ export function secondsToMs(text: string): number {
 /** A parser of seconds in (0, max], in milliseconds, for an option with a tighter bound. */
 export function secondsUpTo(max: number): (text: string) => number {
   return (text) => {
-    const v = Number(text);
+    const v = decimal(text);
     if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > max) {
       throw new InvalidArgumentError(
         `expected a number of seconds greater than 0 and at most ${String(max)} (e.g. 0.5)`,
@@ -32,9 +40,35 @@ export function secondsUpTo(max: number): (text: string) => number {
   };
 }
 
+/** A parser of seconds in [0, max], in milliseconds. */
+export function secondsOrZeroUpTo(max: number): (text: string) => number {
+  return (text) => {
+    const v = decimal(text);
+    if (!(v >= 0 && v <= max)) {
+      throw new InvalidArgumentError(
+        `expected a number of seconds from 0 to ${String(max)} (e.g. 0.5)`,
+      );
+    }
+    return v * 1000;
+  };
+}
+
+/** A parser of whole numbers in [1, max]. */
+export function intUpTo(max: number): (text: string) => number {
+  return (text) => {
+    const v = Number(text);
+    if (!/^\s*[0-9]+\s*$/.test(text) || !(v >= 1 && v <= max)) {
+      throw new InvalidArgumentError(
+        `expected a whole number from 1 to ${max.toLocaleString('en-US')}`,
+      );
+    }
+    return v;
+  };
+}
+
 /** Seconds ≥ 0, in milliseconds. */
 export function secondsOrZeroToMs(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > MAX_SECONDS) {
     throw new InvalidArgumentError(
       `expected a number of seconds from 0 to ${MAX_SECONDS} (e.g. 0.5)`,
@@ -45,7 +79,7 @@ export function secondsOrZeroToMs(text: string): number {
 
 /** A probability in [0, 1]. */
 export function probability(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (text.trim() === '' || !(v >= 0 && v <= 1)) {
     throw new InvalidArgumentError('expected a probability from 0 to 1 (e.g. 0.5)');
   }
@@ -54,7 +88,7 @@ export function probability(text: string): number {
 
 /** A fraction in [0, 1) (jitter). */
 export function fraction(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (text.trim() === '' || !(v >= 0 && v < 1)) {
     throw new InvalidArgumentError('expected a number ≥ 0 and < 1 (e.g. 0.25)');
   }
@@ -63,7 +97,7 @@ export function fraction(text: string): number {
 
 /** A whole number ≥ 1. */
 export function positiveInt(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (!/^\s*[0-9]+\s*$/.test(text) || !Number.isSafeInteger(v) || v < 1) {
     throw new InvalidArgumentError('expected a whole number ≥ 1');
   }
@@ -72,7 +106,7 @@ export function positiveInt(text: string): number {
 
 /** A whole number ≥ 0 (seeds). */
 export function nonNegativeInt(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (!/^\s*[0-9]+\s*$/.test(text) || !Number.isSafeInteger(v)) {
     throw new InvalidArgumentError('expected a whole number ≥ 0');
   }
@@ -81,7 +115,7 @@ export function nonNegativeInt(text: string): number {
 
 /** A number > 0 (rates such as replies per second). */
 export function positiveNumber(text: string): number {
-  const v = Number(text);
+  const v = decimal(text);
   if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
     throw new InvalidArgumentError('expected a number greater than 0');
   }
