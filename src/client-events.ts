@@ -3,6 +3,7 @@
  * nothing here is loaded at run time.
  */
 import type { BaseEvent, Endpoint, ErrorEvent } from './events.js';
+import type { ErrorCodes } from './errors.js';
 
 /** `bound`: the address and port the OS gave the client's socket. */
 export interface BoundEvent extends BaseEvent {
@@ -69,6 +70,8 @@ export interface RefusedEvent extends BaseEvent {
  */
 export interface GaveUpEvent extends BaseEvent {
   event: 'gave-up';
+  /** The code the library's GaveUpError has: UDPLAB_ERR_REFUSED or UDPLAB_ERR_TIMEOUT. */
+  code: typeof ErrorCodes.REFUSED | typeof ErrorCodes.TIMEOUT;
   reason: 'timeout' | 'refused';
   attempts: number;
   elapsedMs: number;

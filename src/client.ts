@@ -284,11 +284,12 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             transmit();
             return;
           }
-          const elapsedMs = monotonicMs() - start;
+          const elapsedMs = Math.round((monotonicMs() - start) * 1000) / 1000;
           const clues = key === undefined ? {} : { keyId: key.id, forged, notSealed };
           onEvent({
             event: 'gave-up',
             time: isoNow(),
+            code: lastSeen === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
             reason: lastSeen,
             attempts: n,
             elapsedMs,

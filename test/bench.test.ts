@@ -449,6 +449,30 @@ for (const backend of serverBackends()) {
   });
 }
 
+test('CLI: the last line says why no valid reply came, as far as the counts tell', async (t) => {
+  const closed = await freePort();
+  const refused = await runCli(['bench', '127.0.0.1', String(closed), '-n', '2', '-t', '0.05']);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stdout.text,
+    /No reply: nothing listens there \(.*ICMP port unreachable\)\n$/,
+  );
+
+  const wrong = await scriptedServer(t, () => 'not the lab reply');
+  const bad = await runCli(['bench', '127.0.0.1', String(wrong), '-n', '3']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout.text, /No valid reply: every answer was bad: .*reply text\n$/);
+
+  // A server that answers but not with the ID in front (the lab's Python server, for one).
+  const noEcho = await scriptedServer(
+    t,
+    (req) => `I received from you a message of ${String(req.length)} bytes`,
+  );
+  const id = await runCli(['bench', '127.0.0.1', String(noEcho), '-n', '3', '--id']);
+  assert.equal(id.code, 1);
+  assert.match(id.stdout.text, /every answer was bad: .*without the request’s ID/);
+});
+
 test('CLI usage errors exit 2 before any datagram', async () => {
   for (const args of [
     ['-s', '70000'],

@@ -136,6 +136,8 @@ test('against a server that drops everything: exactly the scheduled transmission
   );
   const gaveUp = events.at(-1);
   assert.ok(gaveUp?.event === 'gave-up' && gaveUp.reason === 'timeout' && gaveUp.attempts === 5);
+  assert.equal(gaveUp.code, ErrorCodes.TIMEOUT, 'the code the GaveUpError has');
+  assert.equal(gaveUp.elapsedMs, Math.round(gaveUp.elapsedMs * 1000) / 1000, 'µs resolution');
 });
 
 test('refused: reported when nothing listens, and counts as a failed attempt', async () => {
@@ -155,6 +157,7 @@ test('refused: reported when nothing listens, and counts as a failed attempt', a
   assert.equal(events.filter((e) => e.event === 'sent').length, 2, 'keeps to the schedule');
   const last = events.at(-1);
   assert.ok(last?.event === 'gave-up' && last.reason === 'refused');
+  assert.equal(last.code, ErrorCodes.REFUSED);
 });
 
 test('a server started in the middle of the schedule is reached', async (t) => {

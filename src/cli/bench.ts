@@ -6,17 +6,18 @@ import {
   bench,
   type BenchEvent,
   type BenchProgressEvent,
+  type BenchSummaryEvent,
   type LatencySummary,
 } from '../bench.js';
 import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, type Colors } from './output.js';
+import { ep, formatCount, type Colors } from './output.js';
 import { backendChoice, decimal, intUpTo, secondsOrZeroUpTo, secondsUpTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const int = (n: number): string => formatCount(Math.round(n));
 const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
 function latencyLine(l: LatencySummary): string {
@@ -37,34 +38,31 @@ export function renderBench(event: BaseEvent, c: Colors): string | undefined {
     case 'started': {
       const load =
         e.rate === null
-          ? `${e.concurrency} in flight`
-          : `${int(e.rate)} requests/s open loop, at most ${e.concurrency} in flight`;
+          ? `${int(e.concurrency)} in flight`
+          : `${int(e.rate)} requests/s open loop, at most ${int(e.concurrency)} in flight`;
       const bound =
         e.requests === null
           ? `for ${secs(e.durationMs)}`
           : `${int(e.requests)} requests (at most ${secs(e.durationMs)})`;
       const warm = e.warmupMs > 0 ? ` after ${secs(e.warmupMs)} of warm-up` : '';
-      return `Benchmarking ${c.bold(ep(e.to))} from ${ep(e.local)} (${e.backend} backend): ${e.mode} requests of ${e.bytes} bytes, ${load}, ${bound}${warm}`;
+      return `Benchmarking ${c.bold(ep(e.to))} from ${ep(e.local)} (${e.backend} backend): ${e.mode} requests of ${int(e.bytes)} bytes, ${load}, ${bound}${warm}`;
     }
     case 'summary': {
       const rows: [string, string][] = [
         [
           'Target',
-          `${ep(e.to)} (${e.mode}, ${e.bytes}-byte requests, ${e.concurrency} in flight${e.rate === null ? '' : `, ${int(e.rate)}/s`})`,
+          `${ep(e.to)} (${e.mode}, ${int(e.bytes)}-byte requests, ${int(e.concurrency)} in flight${e.rate === null ? '' : `, ${int(e.rate)}/s`})`,
         ],
         ['Measured', `${secs(e.elapsedMs)} (stopped by ${e.stoppedBy})`],
         [
           'Requests',
-          `${int(e.sent)} sent, ${int(e.replies)} replies, ${int(e.lost)} lost, ${int(e.late)} late, ${int(e.bad)} bad, ${int(e.errors)} errors${e.unsent ? `, ${int(e.unsent)} unsent` : ''}`,
+          `${int(e.sent)} sent, ${int(e.replies)} replies, ${int(e.lost)} lost, ${int(e.late)} late, ${int(e.bad)} bad, ${int(e.errors)} error${e.errors === 1 ? '' : 's'}${e.unsent ? `, ${int(e.unsent)} unsent` : ''}`,
         ],
         ['Throughput', c.bold(`${int(e.rps)} replies/s`)],
         ['Latency', latencyLine(e.latencyMs)],
       ];
       const lines = rows.map(([k, v]) => `${k.padEnd(11)} ${v}`);
-      if (e.replies === 0)
-        lines.push(
-          c.red('No reply: is a server listening there, and does it answer each datagram?'),
-        );
+      if (e.replies === 0) lines.push(c.red(noReplyHint(e)));
       else if (e.lost + e.bad > 0)
         lines.push(c.yellow(`${int(e.lost + e.bad)} requests got no valid reply`));
       return lines.join('\n');
@@ -90,6 +88,23 @@ function perSecond(text: string): number {
     );
   }
   return v;
+}
+
+/** Why a run got no valid reply, as far as its counts tell. */
+function noReplyHint(e: BenchSummaryEvent): string {
+  if (e.bad === 0) {
+    if (e.errors > 0)
+      return 'No reply: nothing listens there (the port answered with ICMP port unreachable)';
+    return e.mode === 'sealed'
+      ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent)'
+      : 'No reply: is a server listening there, and does it answer each datagram?';
+  }
+  const why: Record<string, string> = {
+    plain: 'it answers, but not with the lab’s reply text',
+    id: 'it answers, but without the request’s ID in front (does it echo it? the lab’s Python server does not)',
+    sealed: 'it answers, but nothing sealed with this key (is it a plain server?)',
+  };
+  return `No valid reply: every answer was bad: ${why[e.mode] ?? 'it answers in another form'}`;
 }
 
 interface BenchOpts {

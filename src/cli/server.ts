@@ -5,7 +5,7 @@ import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, quote, type Colors } from './output.js';
+import { ep, formatCount, quote, type Colors } from './output.js';
 import { loadKeyOption } from './keys.js';
 import {
   backendChoice,
@@ -34,7 +34,7 @@ function hardeningLine(e: ServerEvent & { event: 'listening' }): string | undefi
 function rejectedSummary(by: Record<RejectReason, number>): string {
   return Object.entries(by)
     .filter(([, n]) => n > 0)
-    .map(([r, n]) => `${String(n)} ${r}`)
+    .map(([r, n]) => `${formatCount(n)} ${r}`)
     .join(', ');
 }
 
@@ -75,11 +75,12 @@ export function renderServer(event: BaseEvent, c: Colors): string | undefined {
     case 'dropped':
       return c.yellow(`Dropped packet from ${ep(e.from)}`);
     case 'summary': {
-      let line = `Received ${e.received} datagram${e.received === 1 ? '' : 's'}, replied to ${e.replied}, dropped ${e.dropped}${e.sendFailed ? `, ${e.sendFailed} replies failed to send` : ''}`;
-      if (e.rejected) line += `, rejected ${e.rejected} (${rejectedSummary(e.rejectedBy)})`;
+      const n = formatCount;
+      let line = `Received ${n(e.received)} datagram${e.received === 1 ? '' : 's'}, replied to ${n(e.replied)}, dropped ${n(e.dropped)}${e.sendFailed ? `, ${n(e.sendFailed)} replies failed to send` : ''}`;
+      if (e.rejected) line += `, rejected ${n(e.rejected)} (${rejectedSummary(e.rejectedBy)})`;
       if (e.retransmissions)
-        line += `, ${e.retransmissions} retransmission${e.retransmissions === 1 ? '' : 's'} answered again`;
-      if (e.rateLimited) line += `, ${e.rateLimited} not answered (rate limit)`;
+        line += `, ${n(e.retransmissions)} retransmission${e.retransmissions === 1 ? '' : 's'} answered again`;
+      if (e.rateLimited) line += `, ${n(e.rateLimited)} not answered (rate limit)`;
       return line;
     }
     default:
