@@ -6,7 +6,7 @@
 // on a shared machine hits every row alike. Prints each row's median and its ratio to the bare
 // client; compare ratios within one run, never across runs.
 //
-// Usage: npm run bench:cold [-- --runs 31 --id --baseline OLD/build/src/bin.js]
+// Usage: npm run bench:cold [-- --runs 31 --id --baseline OLD/build/src/bin.js]   (--help: USAGE)
 //   --id adds the `udplab client --id` row; --baseline the same client row for another build
 //   (before/after in one run; a built checkout, e.g. a git worktree of an older commit).
 //
