@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { existingFile, integerOption, parseOptions, secondsOption } from './script-args.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -37,8 +37,8 @@ const OPTIONS = {
   shared: { type: 'string', default: resolve(repo, '..', 'shared', 'bench') },
 };
 const USAGE = `Usage: npm run bench [-- OPTIONS]   (or: node scripts/bench.mjs OPTIONS)
-  --rounds N      interleaved rounds (default 3)      --duration S  seconds a run (default 3)
-  --warmup S      warm-up of every run (default 1)    --cold N      cold-start runs (default 15)
+  --rounds N      interleaved rounds, 1–100 (def. 3)  --duration S  seconds a run, ≤ 60 (default 3)
+  --warmup S      warm-up of every run, ≤ 60 (def. 1) --cold N      cold-start runs, 1–1000 (def. 15)
   --only A,B      only these server rows              --loads A,B   only these loads
                   (a wrong name is refused with the list of names)
   --baseline BIN  add @base rows for another build's build/src/bin.js (name them in --only too)
@@ -46,22 +46,23 @@ const USAGE = `Usage: npm run bench [-- OPTIONS]   (or: node scripts/bench.mjs O
   --out FILE      write there instead of docs/performance.md
   --shared DIR    the yardsticks (default ../shared/bench)`;
 
-let parsed;
-try {
-  parsed = parseArgs({ options: OPTIONS });
-} catch (err) {
-  console.error(`bench: ${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-const { values: opt } = parsed;
+// Every argument is checked before anything else (the yardsticks, gcc, a server): a bad one is
+// one line on stderr and exit 2, never a run on NaN that overwrites performance.md.
+const opt = parseOptions('bench', OPTIONS);
 if (opt.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const ROUNDS = opt.quick ? 1 : Number(opt.rounds);
-const DURATION = opt.quick ? 1 : Number(opt.duration);
-const WARMUP = opt.quick ? 0.5 : Number(opt.warmup);
-const COLD_RUNS = opt.quick ? 5 : Number(opt.cold);
+// Checked even with --quick (which overrides them): a typo is reported, not ignored.
+const rounds = integerOption('bench', 'rounds', opt.rounds, 1, 100);
+const duration = secondsOption('bench', 'duration', opt.duration, 0, 60, { above: true });
+const warmup = secondsOption('bench', 'warmup', opt.warmup, 0, 60);
+const coldRuns = integerOption('bench', 'cold', opt.cold, 1, 1000);
+if (opt.baseline !== undefined) existingFile('bench', 'baseline', opt.baseline);
+const ROUNDS = opt.quick ? 1 : rounds;
+const DURATION = opt.quick ? 1 : duration;
+const WARMUP = opt.quick ? 0.5 : warmup;
+const COLD_RUNS = opt.quick ? 5 : coldRuns;
 
 // ---------------------------------------------------------------- yardsticks and tools
 
@@ -457,6 +458,19 @@ for (const load of LOADS.filter((l) => !loadFilter || loadFilter.has(l.name))) {
       cells.push({ server, load, runs: [] });
 }
 const loadsUsed = LOADS.filter((l) => cells.some((c) => c.load === l));
+// Nothing to measure (the filters left no pair, or every row was skipped): say why and stop
+// before the cold starts, rather than write a table of dashes over performance.md.
+if (cells.length === 0) {
+  console.error(
+    'bench: nothing to measure: no server × load pair is left' +
+      (only || loadFilter
+        ? ' (--only/--loads: a load runs only against servers of its mode)'
+        : '') +
+      (skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '') +
+      `; ${opt['no-write'] ? 'nothing written' : `${opt.out} not written`}`,
+  );
+  process.exit(1);
+}
 
 console.log(
   `bench: ${cells.length} server × load pairs, ${ROUNDS} interleaved rounds of ${DURATION} s (+${WARMUP} s warm-up); ` +
@@ -476,6 +490,14 @@ for (let round = 1; round <= ROUNDS; round++) {
       await srv.stop();
     }
   }
+}
+// A run where no pair gave a reply (every figure NaN or 0) is not written over performance.md.
+if (!cells.some((c) => c.runs.some((r) => Number.isFinite(r.rps) && r.rps > 0))) {
+  console.error(
+    `bench: no measurement succeeded (no server × load pair gave a reply in ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}); ` +
+      (opt['no-write'] ? 'nothing written' : `${opt.out} not written`),
+  );
+  process.exit(1);
 }
 const rpsOf = (server, load) => {
   const c = cells.find((x) => x.server.name === server && x.load.name === load);

@@ -6,7 +6,7 @@
 // on a shared machine hits every row alike. Prints each row's median and its ratio to the bare
 // client; compare ratios within one run, never across runs.
 //
-// Usage: npm run bench:cold [-- --runs 31 --id --baseline OLD/build/src/bin.js]
+// Usage: npm run bench:cold [-- --runs 31 --id --baseline OLD/build/src/bin.js]   (--help: USAGE)
 //   --id adds the `udplab client --id` row; --baseline the same client row for another build
 //   (before/after in one run; a built checkout, e.g. a git worktree of an older commit).
 //
@@ -16,17 +16,33 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { existingFile, integerOption, parseOptions } from './script-args.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
-const { values: opt } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '31' },
-    baseline: { type: 'string' },
-    id: { type: 'boolean', default: false },
-  },
+const USAGE = `Usage: npm run bench:cold [-- OPTIONS]   (or: node scripts/cold-start.mjs OPTIONS)
+  --runs N        interleaved runs of every client, 1–1000 (default 31)
+  --id            add the \`udplab client --id\` row
+  --baseline BIN  add the client row of another build's build/src/bin.js (before/after in one run)
+  -h, --help      this text
+Medians of whole-process wall time of one request to \`udplab server --quiet\` on 127.0.0.1,
+with the ratio to the bare Node dgram client; compare ratios within one run, never across runs.`;
+
+// Every argument is checked before anything else (the build, the server): a bad one is one
+// line on stderr and exit 2, never a stack trace.
+const opt = parseOptions('cold-start', {
+  help: { type: 'boolean', short: 'h', default: false },
+  runs: { type: 'string', default: '31' },
+  baseline: { type: 'string' },
+  id: { type: 'boolean', default: false },
 });
+if (opt.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const RUNS = integerOption('cold-start', 'runs', opt.runs, 1, 1000);
+const baseline = opt.baseline === undefined ? undefined : resolve(opt.baseline);
+if (baseline !== undefined) existingFile('cold-start', 'baseline', baseline);
 const bin = join(repo, 'build', 'src', 'bin.js');
 if (!existsSync(bin)) {
   console.error('cold-start: build/src/bin.js is missing: run `npm run build` first.');
@@ -42,11 +58,15 @@ const clients = [
   ...(opt.id
     ? [{ name: 'udplab client --id', argv: (p) => [node, bin, 'client', HOST, p, '--id'] }]
     : []),
-  ...(opt.baseline
+  ...(baseline
     ? [
         {
           name: 'baseline udplab client',
-          argv: (p) => [node, resolve(opt.baseline), 'client', HOST, p],
+          argv: (p) => [node, baseline, 'client', HOST, p],
+          // A wrong --baseline is the likely cause when this row fails: said in its line.
+          failed: (why) =>
+            `the baseline client (${baseline}) failed (${why}); ` +
+            'is it the build/src/bin.js of a built udplab checkout?',
         },
       ]
     : []),
@@ -64,9 +84,17 @@ const server = spawn(
   },
 );
 const exited = new Promise((r) => server.on('exit', r));
-const port = await new Promise((res, rej) => {
+/** Resolves with the server's port, or rejects when it exits or is silent for 10 s. */
+const listening = new Promise((res, rej) => {
   let out = '';
-  const timer = setTimeout(() => rej(new Error(`the server did not start: ${out}`)), 10_000);
+  const timer = setTimeout(
+    () => rej(new Error(`the server did not start in 10 s: ${out}`)),
+    10_000,
+  );
+  void exited.then((code) => {
+    clearTimeout(timer);
+    rej(new Error(`the server exited (code ${code}) before it listened: ${out}`));
+  });
   server.stdout.setEncoding('utf8').on('data', (d) => {
     out += d;
     const m = /Listening at [^\s]*:(\d+)/.exec(out);
@@ -77,21 +105,40 @@ const port = await new Promise((res, rej) => {
   });
 });
 
+/** Why a client run failed, in a few words: the 10 s limit, a signal or its exit code. */
+function why(r) {
+  if (r.error?.code === 'ETIMEDOUT') return 'no answer within 10 s';
+  if (r.error) return r.error.message;
+  return r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
+}
+
 const times = new Map(clients.map((c) => [c.name, []]));
+/** One line saying what went wrong, or undefined when every run succeeded. */
+let failure;
 try {
-  for (let i = 0; i < Number(opt.runs); i++) {
+  const port = await listening;
+  runs: for (let i = 0; i < RUNS; i++) {
     for (const c of clients) {
       const argv = pin(1, c.argv(port));
       const t0 = process.hrtime.bigint();
       const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 10_000 });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r.status !== 0) throw new Error(`${c.name} failed (exit ${r.status})`);
+      if (r.status !== 0) {
+        failure = c.failed ? c.failed(why(r)) : `${c.name} failed (${why(r)})`;
+        break runs;
+      }
       times.get(c.name).push(ms);
     }
   }
+} catch (err) {
+  failure = err.message.trim().replaceAll('\n', ' ');
 } finally {
-  server.kill('SIGTERM'); // by its PID
+  if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM'); // by its PID
   await exited;
+}
+if (failure !== undefined) {
+  console.error(`cold-start: ${failure}`);
+  process.exit(1);
 }
 
 const median = (xs) => {
@@ -105,7 +152,7 @@ const quartiles = (xs) => {
 };
 const bare = median(times.get('bare Node dgram client'));
 console.log(
-  `cold start, median of ${opt.runs} interleaved runs${pinned ? ' (clients on CPU 1, server on CPU 0)' : ''}:`,
+  `cold start, median of ${RUNS} interleaved runs${pinned ? ' (clients on CPU 1, server on CPU 0)' : ''}:`,
 );
 for (const c of clients) {
   const m = median(times.get(c.name));
