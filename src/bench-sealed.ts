@@ -6,7 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import type { BenchCodec } from './bench-codec.js';
 import type { SealKey } from './keys.js';
-import { SEALED_OVERHEAD, SealedType, openDatagram, sealDatagram } from './wire/sealed.js';
+import {
+  INNER_BYTES,
+  OpenedDatagram,
+  SEALED_OVERHEAD,
+  SealedType,
+  openInto,
+  sealRequest,
+} from './wire/sealed.js';
 import { replyText } from './wire/text.js';
 
 /**
@@ -26,24 +33,35 @@ export function sealedCodec(key: SealKey, size: number, now: () => number = Date
   }
   const body = Buffer.alloc(size, 'x');
   const expected = Buffer.from(replyText(size), 'latin1');
-  const base = randomBytes(8).readBigUInt64BE(0) >> 2n; // room for 2^62 requests after it
+  // The ID base as two 32-bit words (no BigInt per request): 30 random bits, then 32.
+  const random = randomBytes(8);
+  const baseHi = random.readUInt32BE(0) >>> 2;
+  const baseLo = random.readUInt32BE(4);
+  const opened = new OpenedDatagram(); // reused: match() reads it before the next reply
   return {
     mode: 'sealed',
-    request: (seq) =>
-      sealDatagram(key, {
-        type: SealedType.REQUEST,
-        id: base + BigInt(seq),
-        timeMs: now(),
-        attempt: 1,
-        body,
-      }),
+    request: (seq) => {
+      // base + seq in words, exactly (seq ≤ 2^53, so each step stays below 2^53).
+      const seqHi = Math.floor(seq / 2 ** 32);
+      let lo = baseLo + (seq - seqHi * 2 ** 32);
+      let hi = baseHi + seqHi;
+      if (lo >= 2 ** 32) {
+        lo -= 2 ** 32;
+        hi += 1;
+      }
+      return sealRequest(key, hi, lo, now(), 1, body);
+    },
     match: (reply) => {
-      const opened = openDatagram(key, reply);
-      if (!opened.ok || opened.message.type !== SealedType.REPLY) return 'bad';
-      const offset = opened.message.id - base;
-      if (offset < 1n || offset > BigInt(Number.MAX_SAFE_INTEGER)) return 'bad';
-      const seq = Number(offset);
-      return Buffer.from(opened.message.body).equals(expected) ? seq : { bad: seq };
+      if (openInto(key, reply, opened) !== undefined || opened.type !== SealedType.REPLY)
+        return 'bad';
+      // Exact in doubles: the high words differ by a small carry at most for this run's IDs.
+      const seq = (opened.idHi - baseHi) * 2 ** 32 + (opened.idLo - baseLo);
+      if (seq < 1 || seq > Number.MAX_SAFE_INTEGER) return 'bad';
+      const plain = opened.plain;
+      if (plain.length - INNER_BYTES !== expected.length) return { bad: seq };
+      for (let i = 0; i < expected.length; i++)
+        if (plain[INNER_BYTES + i] !== expected[i]) return { bad: seq };
+      return seq;
     },
   };
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bench, createServer } from '../src/index.js';
+import { SealedType, bench, createServer, openDatagram, sealDatagram } from '../src/index.js';
 import { sealedCodec } from '../src/bench-sealed.js';
 import { SealKey, writeKeyFile } from '../src/keys.js';
 import { serverBackends } from './backends.js';
@@ -97,6 +97,48 @@ test('sealed mode: a plain server’s replies are bad; a server with another key
     { replies: s2.replies, lost: s2.lost, bad: s2.bad },
     { replies: 0, lost: 5, bad: 0 },
   );
+});
+
+test('the sealed codec: consecutive IDs from a random base, carried across 32-bit words; replies matched', () => {
+  const key = SealKey.generate();
+  const codec = sealedCodec(key, 5, () => 1_800_000_000_000);
+  const idOf = (seq: number): bigint => {
+    const r = openDatagram(key, codec.request(seq));
+    assert.ok(r.ok && r.message.type === SealedType.REQUEST && r.message.attempt === 1);
+    return r.message.id;
+  };
+  const base = idOf(1) - 1n;
+  assert.ok(base >= 0n && base < 2n ** 62n);
+  // Far enough apart that the low word wraps, whatever the base.
+  for (const seq of [2, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 7, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]) {
+    assert.equal(idOf(seq), base + BigInt(seq), `seq ${String(seq)}`);
+    const reply = (body: string, id = base + BigInt(seq)) =>
+      sealDatagram(key, {
+        type: SealedType.REPLY,
+        id,
+        timeMs: 1,
+        attempt: 1,
+        body: Buffer.from(body),
+      });
+    assert.equal(codec.match(reply('I received from you a message of 5 bytes')), seq);
+    assert.deepEqual(codec.match(reply('I received from you a message of 6 bytes')), { bad: seq });
+  }
+  const other = (id: bigint) =>
+    sealDatagram(key, { type: SealedType.REPLY, id, timeMs: 1, attempt: 1, body: Buffer.alloc(0) });
+  assert.equal(codec.match(other(base)), 'bad', 'seq 0 is not a request of this run');
+  assert.equal(
+    codec.match(
+      sealDatagram(SealKey.generate(), {
+        type: SealedType.REPLY,
+        id: base + 1n,
+        timeMs: 1,
+        attempt: 1,
+        body: Buffer.alloc(0),
+      }),
+    ),
+    'bad',
+  );
+  assert.equal(codec.match(codec.request(3)), 'bad', 'a request is not a reply');
 });
 
 test('CLI: --id with --key-file is a usage error', async (t) => {

@@ -13,7 +13,7 @@ import {
   sealDatagram,
   type SealedMessage,
 } from '../src/index.js';
-import { OpenedDatagram, openInto, sealReply, useAead } from '../src/wire/sealed.js';
+import { OpenedDatagram, openInto, sealReply, sealRequest, useAead } from '../src/wire/sealed.js';
 import { nativeSkipReason } from './backends.js';
 
 after(() => useAead('auto'));
@@ -111,6 +111,32 @@ for (const { name, skip } of aeads) {
     );
   });
 }
+
+for (const { name, skip } of aeads) {
+  test(`sealRequest gives sealDatagram's bytes for the same nonce (${name})`, { skip }, () => {
+    useAead(name);
+    fc.assert(
+      fc.property(keyArb, message, (key, m) => {
+        const hi = Number(m.id >> 32n);
+        const lo = Number(m.id & 0xffffffffn);
+        const request = sealRequest(key, hi, lo, m.timeMs, m.attempt, m.body);
+        const ref = sealDatagram(key, { ...m, type: SealedType.REQUEST }, request.subarray(3, 15));
+        assert.deepEqual(request, ref);
+      }),
+      { numRuns: 200 },
+    );
+  });
+}
+
+test('sealRequest: the range errors of sealDatagram, and words that are not uint32s', () => {
+  const key = SealKey.generate();
+  const body = new Uint8Array(0);
+  assert.throws(() => sealRequest(key, 0, 1, 1, 0, body), RangeError);
+  assert.throws(() => sealRequest(key, 0, 1, -1, 1, body), RangeError);
+  assert.throws(() => sealRequest(key, 2 ** 32, 1, 1, 1, body), RangeError);
+  assert.throws(() => sealRequest(key, 0, -1, 1, 1, body), RangeError);
+  assert.throws(() => sealRequest(key, 0, 0.5, 1, 1, body), RangeError);
+});
 
 test('sealReply: fresh nonces, and the range errors of sealDatagram', () => {
   const key = SealKey.generate();
