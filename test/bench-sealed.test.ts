@@ -141,6 +141,12 @@ test('the sealed codec: consecutive IDs from a random base, carried across 32-bi
   assert.equal(codec.match(codec.request(3)), 'bad', 'a request is not a reply');
 });
 
+test('CLI: a sealed --size too large is a usage error, found before the key file is read', async () => {
+  const r = await runCli(['bench', '127.0.0.1', '9', '-k', '/nonexistent/lab.key', '-s', '65459']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr.text, /--size: at most 65,458 bytes with --key-file/);
+});
+
 test('CLI: --id with --key-file is a usage error', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'udplab-bench-key-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

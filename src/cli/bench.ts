@@ -190,6 +190,13 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
     if (opts.keyFile !== undefined && opts.id === true) {
       throw new UsageError('--id and --key-file: sealed requests always carry their own ID');
     }
+    // Every usage error before the key file is read: a bad option is exit 2, whatever the file.
+    const sealedMax = 65507 - 49; // the sealed form adds 49 bytes (docs/wire-format.md)
+    if (opts.keyFile !== undefined && (opts.size ?? 32) > sealedMax) {
+      throw new UsageError(
+        `--size: at most ${formatCount(sealedMax)} bytes with --key-file (the sealed datagram is 49 bytes longer)`,
+      );
+    }
     // Sealed mode: the key and the sealed codec (node:crypto) are loaded only for --key-file.
     const key =
       opts.keyFile === undefined
