@@ -12,19 +12,21 @@
  * 15+n    16    Poly1305 tag over (header bytes 0–2 as associated data, ciphertext)
  * ```
  *
- * The cipher is OpenSSL's ChaCha20-Poly1305 either way: through node:crypto (a cipher object per
- * datagram), or, when the addon in native/ loads, through the same OpenSSL inside Node called once
- * per datagram with the key set up once (about 8× cheaper; docs/native.md). Both give the same
- * bytes (property-tested against each other).
+ * The cipher is OpenSSL's ChaCha20-Poly1305, through node:crypto or the native addon (aead.ts).
+ * Besides the reference codec ({@link sealDatagram}, {@link openDatagram}) there is an in-place one
+ * for hot paths ({@link openInto}, {@link sealReply}, {@link sealRequest}): the same bytes and
+ * checks, without an object, a BigInt or a buffer view per datagram.
  *
  * Pure functions: no sockets, no clocks (the caller passes the time), randomness only for the
  * nonce, which tests may pass in. {@link openDatagram} verifies the tag before a single byte of the
  * plaintext is used, and returns one of three reasons on failure, none of which depends on the
  * secret: `not-sealed` (first byte), `malformed` (header or length, all public), `bad-auth` (tag).
  */
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
-import { loadNativeAddon, type NativeAddon } from '../backend/native.js';
+import { randomFillSync } from 'node:crypto';
 import type { SealKey } from '../keys.js';
+import { currentAead } from './aead.js';
+
+export { useAead, type AeadName } from './aead.js';
 
 /** First byte of every sealed datagram. 0xFE never occurs in UTF-8 (RFC 3629 §1). */
 export const SEALED_MAGIC = 0xfe;
@@ -48,7 +50,6 @@ export const SEALED_OVERHEAD = HEADER_BYTES + NONCE_BYTES + INNER_BYTES + TAG_BY
 /** The largest attempt number the format carries. */
 export const MAX_ATTEMPT = 0xffff;
 
-const CIPHER = 'chacha20-poly1305';
 const MAX_ID = 0xffff_ffff_ffff_ffffn;
 
 /** What a sealed datagram carries. */
@@ -364,109 +365,4 @@ function writeWord(out: Buffer, at: number, word: number): void {
   out[at + 1] = word >>> 16;
   out[at + 2] = word >>> 8;
   out[at + 3] = word;
-}
-
-/** Which implementation of ChaCha20-Poly1305 seals and opens: node:crypto's or the addon's. */
-export type AeadName = 'node' | 'native';
-
-/** One implementation of the datagram's AEAD step (the layout is the caller's). */
-interface Aead {
-  readonly name: AeadName;
-  /** Encrypts `out` from byte 15 to 16 before its end in place, and writes the tag in its last 16. */
-  seal(key: SealKey, out: Buffer): void;
-  /** Verifies the tag of `data` and decrypts its ciphertext into `out`; false when the tag fails. */
-  open(key: SealKey, data: Buffer, out: Buffer): boolean;
-}
-
-const nodeAead: Aead = {
-  name: 'node',
-  seal(key, out) {
-    const nonce = out.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
-    const tagAt = out.length - TAG_BYTES;
-    const plain = out.subarray(HEADER_BYTES + NONCE_BYTES, tagAt);
-    const cipher = createCipheriv(CIPHER, key.secret, nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(out.subarray(0, HEADER_BYTES), { plaintextLength: plain.length });
-    const text = cipher.update(plain);
-    const tail = cipher.final();
-    text.copy(out, HEADER_BYTES + NONCE_BYTES);
-    tail.copy(out, HEADER_BYTES + NONCE_BYTES + text.length);
-    cipher.getAuthTag().copy(out, tagAt);
-  },
-  open(key, data, out) {
-    const tagAt = data.length - TAG_BYTES;
-    try {
-      const nonce = data.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
-      const decipher = createDecipheriv(CIPHER, key.secret, nonce, { authTagLength: TAG_BYTES });
-      decipher.setAuthTag(data.subarray(tagAt));
-      decipher.setAAD(data.subarray(0, HEADER_BYTES), { plaintextLength: out.length });
-      // update() hands out bytes before the tag is checked; final() verifies it, or throws.
-      const head = decipher.update(data.subarray(HEADER_BYTES + NONCE_BYTES, tagAt));
-      const tail = decipher.final();
-      head.copy(out, 0);
-      tail.copy(out, head.length);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-};
-
-/** The addon's functions, when the addon loads and found OpenSSL in this process. */
-type NativeAeadAddon = Required<Pick<NativeAddon, 'aeadKey' | 'aeadSeal' | 'aeadOpen'>>;
-
-function nativeAead(addon: NativeAeadAddon): Aead {
-  // The addon's key handle per key: its cipher contexts are set up with the key once.
-  const handles = new WeakMap<SealKey, object>();
-  const handle = (key: SealKey): object => {
-    let h = handles.get(key);
-    if (h === undefined) {
-      const secret = key.secret.export();
-      h = addon.aeadKey(secret);
-      secret.fill(0);
-      handles.set(key, h);
-    }
-    return h;
-  };
-  return {
-    name: 'native',
-    seal(key, out) {
-      if (!addon.aeadSeal(handle(key), out)) throw new Error('sealing failed in OpenSSL');
-    },
-    open: (key, data, out) => addon.aeadOpen(handle(key), data, out),
-  };
-}
-
-let aead: Aead | undefined;
-
-function nativeAeadAddon(): NativeAeadAddon | undefined {
-  const load = loadNativeAddon();
-  if (!('addon' in load)) return undefined;
-  const { aeadKey, aeadSeal, aeadOpen } = load.addon;
-  if (aeadKey === undefined || aeadSeal === undefined || aeadOpen === undefined) return undefined;
-  return { aeadKey, aeadSeal, aeadOpen };
-}
-
-function currentAead(): Aead {
-  if (aead === undefined) {
-    const addon = nativeAeadAddon();
-    aead = addon === undefined ? nodeAead : nativeAead(addon);
-  }
-  return aead;
-}
-
-/**
- * Chooses the ChaCha20-Poly1305 implementation (tests compare the two): `native` needs the addon,
- * `auto` (what runs unless told) takes it when it loads.
- * @returns the implementation now in use.
- * @throws Error when `native` is asked for and the addon (or its OpenSSL) is not there.
- */
-export function useAead(choice: AeadName | 'auto'): AeadName {
-  if (choice === 'node') aead = nodeAead;
-  else {
-    const addon = nativeAeadAddon();
-    if (addon === undefined && choice === 'native')
-      throw new Error('the addon with its ChaCha20-Poly1305 is not available');
-    aead = addon === undefined ? nodeAead : nativeAead(addon);
-  }
-  return aead.name;
 }
