@@ -1,6 +1,21 @@
-/** Sealed datagrams made by hand, with fields the codec refuses to seal (for tests of the server). */
+/**
+ * Test helpers for the sealed form: random messages for property tests, and datagrams sealed by
+ * hand with fields the codec refuses to seal (for tests of the server).
+ */
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { SealedType, type SealKey } from '../src/index.js';
+import fc from 'fast-check';
+import { SealedType, type SealKey, type SealedMessage } from '../src/index.js';
+
+/** Any message the codec can seal: either type, any ID, time and attempt, a body of up to `maxBody`. */
+export function sealedMessages(maxBody: number): fc.Arbitrary<SealedMessage> {
+  return fc.record({
+    type: fc.constantFrom(SealedType.REQUEST, SealedType.REPLY),
+    id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    timeMs: fc.maxSafeNat(),
+    attempt: fc.integer({ min: 1, max: 0xffff }),
+    body: fc.uint8Array({ maxLength: maxBody }),
+  });
+}
 
 /** The fields of a sealed datagram, each as raw as the wire allows. */
 export interface RawSealedFields {
