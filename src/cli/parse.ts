@@ -66,16 +66,8 @@ export function intUpTo(max: number): (text: string) => number {
   };
 }
 
-/** Seconds ≥ 0, in milliseconds. */
-export function secondsOrZeroToMs(text: string): number {
-  const v = decimal(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > MAX_SECONDS) {
-    throw new InvalidArgumentError(
-      `expected a number of seconds from 0 to ${MAX_SECONDS} (e.g. 0.5)`,
-    );
-  }
-  return v * 1000;
-}
+/** Seconds ≥ 0 (up to Node's timer limit), in milliseconds. */
+export const secondsOrZeroToMs = secondsOrZeroUpTo(MAX_SECONDS);
 
 /** A probability in [0, 1]. */
 export function probability(text: string): number {
