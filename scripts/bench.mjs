@@ -357,29 +357,44 @@ async function freePort() {
   return port;
 }
 
-/** Resolves when something at `port` answers a datagram (polls for up to 5 s). */
-async function answers(port) {
+/**
+ * Resolves when something at `port` answers a datagram (polls for up to 5 s); rejects at once when
+ * the server's process ends first (`exited` resolves with its exit code).
+ */
+async function answers(port, exited) {
   const s = dgram.createSocket('udp4');
   s.on('error', () => undefined);
+  let answered = false;
+  let gone = null;
+  let wake = () => undefined;
+  s.on('message', () => {
+    answered = true;
+    wake();
+  });
+  void exited.then((code) => {
+    gone = code;
+    wake();
+  });
   try {
-    for (let i = 0; i < 100; i++) {
-      const got = new Promise((r) => {
-        const t = setTimeout(() => r(false), 50);
-        s.once('message', () => {
-          clearTimeout(t);
-          r(true);
-        });
-      });
+    for (let i = 0; i < 100 && !answered && gone === null; i++) {
       s.send('ping', port, HOST);
-      if (await got) return;
+      await new Promise((r) => {
+        wake = r;
+        setTimeout(r, 50);
+      });
     }
-    throw new Error(`nothing answers on ${HOST}:${port}`);
+    if (answered) return;
+    throw new Error(
+      gone === null
+        ? `nothing answers on ${HOST}:${port}`
+        : `it exited (code ${gone}) before answering`,
+    );
   } finally {
     s.close();
   }
 }
 
-/** The servers running now, stopped by their PID when the bench is interrupted. */
+/** The servers running now, stopped by their PID when the bench is interrupted or fails. */
 const running = new Set();
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
@@ -388,6 +403,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.exit(130);
   });
 }
+// Anything not foreseen (a yardstick that will not build, a cold-start client that fails): one
+// line, the servers stopped, nothing written; never a stack trace over a half-finished run.
+process.on('uncaughtException', (err) => {
+  for (const child of running) child.kill('SIGKILL');
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(
+    `bench: ${message.trim().split('\n')[0]}; ${opt['no-write'] ? 'nothing written' : `${opt.out} not written`}`,
+  );
+  process.exit(1);
+});
 
 async function startServer(server) {
   const port = await freePort();
@@ -400,7 +425,7 @@ async function startServer(server) {
   const exited = new Promise((r) => child.on('exit', r));
   void exited.then(() => running.delete(child));
   try {
-    await (server.ready ? server.ready(String(port)) : answers(port));
+    await (server.ready ? server.ready(String(port)) : answers(port, exited));
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${server.name} did not start: ${e.message} ${err}`);
@@ -471,20 +496,31 @@ console.log(
     (pinned ? 'server on CPU 0, load on CPU 1 (taskset)' : 'NOT pinned (no taskset or one CPU)'),
 );
 for (const s of skipped) console.log(`bench: skipping ${s}`);
+// A run that fails (a server that does not start, a generator that prints no result) costs that
+// run only: it is reported, counted in the tables' notes, and the other runs go on.
+const failed = [];
 for (let round = 1; round <= ROUNDS; round++) {
   for (const cell of cells) {
-    const srv = await startServer(cell.server);
+    const label = `  round ${round} ${cell.server.name.padEnd(14)} ← ${cell.load.name.padEnd(16)}`;
     try {
-      const r = cell.load.run(srv.port, srv.pid);
-      cell.runs.push(r);
-      console.log(
-        `  round ${round} ${cell.server.name.padEnd(14)} ← ${cell.load.name.padEnd(16)} ${String(Math.round(r.rps)).padStart(7)} replies/s  server CPU ${Math.round(r.srvCpu)}%`,
-      );
-    } finally {
-      await srv.stop();
+      const srv = await startServer(cell.server);
+      try {
+        const r = cell.load.run(srv.port, srv.pid);
+        cell.runs.push(r);
+        console.log(
+          `${label} ${String(Math.round(r.rps)).padStart(7)} replies/s  server CPU ${Math.round(r.srvCpu)}%`,
+        );
+      } finally {
+        await srv.stop();
+      }
+    } catch (err) {
+      const why = (err instanceof Error ? err.message : String(err)).trim().split('\n')[0];
+      failed.push(`${cell.server.name} ← ${cell.load.name} in round ${round} (${why})`);
+      console.log(`${label} failed: ${why}`);
     }
   }
 }
+if (failed.length > 0) skipped.push(`${failed.length} run(s) failed: ${failed.join('; ')}`);
 // A run where no pair gave a reply (every figure NaN or 0) is not written over performance.md.
 if (!cells.some((c) => c.runs.some((r) => Number.isFinite(r.rps) && r.rps > 0))) {
   console.error(

@@ -123,6 +123,42 @@ test('bench.mjs with no server × load pair left says why, exits 1 and leaves --
   assert.equal(readFileSync(out, 'utf8'), before);
 });
 
+test('bench.mjs: a server that will not start costs its run, is reported in a line, and nothing is written', (t) => {
+  if (spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    t.skip('no gcc');
+    return;
+  }
+  const dir = tempDir(t);
+  for (const f of ['udpload.c', 'server_c_mmsg.c']) {
+    writeFileSync(join(dir, f), 'int main(void) { return 0; }\n');
+  }
+  writeFileSync(join(dir, 'server_node_raw.mjs'), 'process.exit(3);\n'); // dies at once
+  for (const f of ['server_py.py', 'server_py_print.py']) writeFileSync(join(dir, f), '');
+  const out = join(dir, 'performance.md');
+  const before =
+    '# P\n\n<!-- bench:begin (written by npm run bench) -->\nold\n<!-- bench:end -->\n';
+  writeFileSync(out, before);
+  const r = runScript('bench.mjs', [
+    '--shared',
+    dir,
+    '--out',
+    out,
+    '--only',
+    'node-raw',
+    '--loads',
+    'udplab-bench',
+    '--quick',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    /round 1 node-raw +← udplab-bench +failed: node-raw did not start: it exited \(code 3\) before answering\n/,
+  );
+  assert.match(r.stderr, /^bench: no measurement succeeded .* not written\n$/);
+  assert.doesNotMatch(r.stdout + r.stderr, /\bat .*:\d+:\d+/); // no stack frame
+  assert.equal(readFileSync(out, 'utf8'), before);
+});
+
 const COLD_CASES: [string[], RegExp][] = [
   [['--runs', 'abc'], /^cold-start: --runs must be an integer from 1 to 1000 \(got "abc"\)$/],
   [['--runs', '0'], /^cold-start: --runs must be an integer from 1 to 1000 \(got "0"\)$/],
