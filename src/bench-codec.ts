@@ -33,9 +33,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array, offset: number): boolean {
   return true;
 }
 
+/** True when bytes `from` … end of `a` are all `x` (the padding of every request). */
+function allX(a: Uint8Array, from: number): boolean {
+  for (let i = from; i < a.length; i++) if (a[i] !== 0x78) return false;
+  return true;
+}
+
 /**
  * The lab's plain protocol: `size` bytes of `x` (as the C generator udpload sends), answered by
- * `I received from you a message of <size> bytes`. Replies carry no identity.
+ * `I received from you a message of <size> bytes`, or by the request itself (an echo service).
+ * Replies carry no identity.
  * @param size - request size in bytes, 0 to 65507.
  * @throws RangeError when size is out of range.
  */
@@ -46,14 +53,16 @@ export function plainCodec(size: number): BenchCodec {
   return {
     mode: 'plain',
     request: () => request, // never written to, so one buffer serves every send
-    match: (reply) => (sameBytes(reply, expected, 0) ? 'any' : 'bad'),
+    match: (reply) =>
+      sameBytes(reply, expected, 0) || sameBytes(reply, request, 0) ? 'any' : 'bad',
   };
 }
 
 /**
  * The lab's request-ID form: request `seq` is `<seq>; xxx…` padded to `size` bytes, and its
- * reply must be `<seq>; I received from you a message of <size> bytes`, so every reply is
- * matched to its own request (exact latency, exact late count).
+ * reply must be `<seq>; I received from you a message of <size> bytes` or the request itself
+ * (an echo service), so every reply is matched to its own request (exact latency, exact late
+ * count).
  * @param size - request size in bytes, 12 to 65507 (room for a 10-digit ID and `; `).
  * @throws RangeError when size is out of range.
  */
@@ -72,7 +81,11 @@ export function idCodec(size: number): BenchCodec {
       const id = parseId(reply);
       if (id === undefined || id.length > 15) return 'bad';
       const seq = Number(id);
-      return sameBytes(reply, expected, id.length + ID_OVERHEAD) ? seq : { bad: seq };
+      const head = id.length + ID_OVERHEAD;
+      if (sameBytes(reply, expected, head)) return seq;
+      // An echo: the request's own bytes, `<seq>; ` then `x` up to the request's size.
+      const echo = reply.length === Math.max(size, head) && allX(reply, head);
+      return echo ? seq : { bad: seq };
     },
   };
 }

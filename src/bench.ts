@@ -68,7 +68,10 @@ export interface BenchProgressEvent extends BaseEvent, BenchCounts {
   phase: 'warmup' | 'measure';
   /** Since the start of the measurement (negative during the warm-up). */
   elapsedMs: number;
-  /** Replies a second over the last interval. */
+  /**
+   * Valid replies a second over the last interval, the warm-up's included (the counts leave the
+   * warm-up out), so that the rate shows from the first second on.
+   */
   rps: number;
 }
 
@@ -137,6 +140,9 @@ export interface BenchOptions {
 
 /** The bounds of a run's options (the CLI states them in its own units). */
 export const BENCH_LIMITS = {
+  minDurationMs: 1,
+  minTimeoutMs: 1,
+  minRate: 0.001,
   durationMs: 3_600_000,
   requests: 1e9,
   concurrency: 65_536,
@@ -167,9 +173,9 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const timeoutMs = options.timeoutMs ?? 1000;
   const rate = options.rate ?? null;
   const progressMs = options.progressIntervalMs ?? 1000;
-  check('durationMs', durationMs, 1, BENCH_LIMITS.durationMs);
+  check('durationMs', durationMs, BENCH_LIMITS.minDurationMs, BENCH_LIMITS.durationMs);
   check('warmupMs', warmupMs, 0, BENCH_LIMITS.durationMs);
-  check('timeoutMs', timeoutMs, 1, BENCH_LIMITS.timeoutMs);
+  check('timeoutMs', timeoutMs, BENCH_LIMITS.minTimeoutMs, BENCH_LIMITS.timeoutMs);
   check('progressIntervalMs', progressMs, 10, BENCH_LIMITS.durationMs);
   if (!Number.isInteger(options.port)) throw new RangeError('port must be an integer');
   check('port', options.port, 1, 65535);
@@ -179,7 +185,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     if (!Number.isInteger(requests)) throw new RangeError('requests must be an integer');
     check('requests', requests, 1, BENCH_LIMITS.requests);
   }
-  if (rate !== null) check('rate', rate, 0.001, BENCH_LIMITS.rate);
+  if (rate !== null) check('rate', rate, BENCH_LIMITS.minRate, BENCH_LIMITS.rate);
   const codec =
     options.codec ?? (options.id ? idCodec(options.size ?? 32) : plainCodec(options.size ?? 32));
   const { signal } = options;
@@ -287,7 +293,8 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     // from when they fell due (no coordinated omission). Those due since the last turn count
     // from now, so the timer's own 1 ms granularity is not charged to the server.
     let carried = owed;
-    const due = Math.floor(((now - t0) * rate) / 1000);
+    // Request k (from 0) falls due at t0 + k × interval: the first at once.
+    const due = Math.floor(((now - t0) * rate) / 1000) + 1;
     if (due > scheduled) {
       owed += due - scheduled;
       scheduled = due;
@@ -309,7 +316,10 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     pending.length = 0;
   };
 
+  /** Valid replies, the warm-up's too: the live rate of the `progress` events. */
+  let answered = 0;
   const record = (seq: number, sentAt: number, now: number): void => {
+    answered++;
     if (seq < firstMeasuredSeq) return; // a warm-up request
     counts.replies++;
     lastActivity = now;
@@ -348,7 +358,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     if (!sending && inFlight.live === 0) finish();
   };
 
-  let lastProgress = { at: t0, replies: 0 };
+  let lastProgress = { at: t0, answered: 0 };
   const expireLost = (now: number): void => {
     inFlight.expire(now - timeoutMs, (seq) => {
       if (seq >= firstMeasuredSeq) counts.lost++;
@@ -369,9 +379,10 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
         phase: now < measureStart ? 'warmup' : 'measure',
         elapsedMs: Math.round(now - measureStart),
         ...counts,
-        rps: secs > 0 ? Math.round((counts.replies - lastProgress.replies) / secs) : 0,
+        // Over the last interval, warm-up or not (the counts above leave the warm-up out).
+        rps: secs > 0 ? Math.round((answered - lastProgress.answered) / secs) : 0,
       });
-      lastProgress = { at: now, replies: counts.replies };
+      lastProgress = { at: now, answered };
     }
     if (!sending && (inFlight.live === 0 || now >= stoppedAt + timeoutMs)) finish();
   }, tickMs);

@@ -182,6 +182,59 @@ for (const backend of serverBackends()) {
     for (const p of progress) if (p.phase === 'warmup') assert.equal(p.sent, 0);
   });
 
+  test(`[${backend}] an echo service is a valid server: plain and ID mode`, async (t) => {
+    const echo = await scriptedServer(t, (req) => req.toString('latin1'));
+    for (const id of [false, true]) {
+      const s = await bench({ backend, host: '127.0.0.1', port: echo, requests: 20, id });
+      assert.equal(s.replies, 20, `id ${String(id)}: ${JSON.stringify(s)}`);
+      assert.equal(s.bad, 0);
+      assertConsistent(s);
+    }
+    // An echo of another request is still bad in ID mode: its padding must be the request's.
+    const mangled = await scriptedServer(t, (req) => `${req.toString('latin1')}y`);
+    const s = await bench({ backend, host: '127.0.0.1', port: mangled, requests: 3, id: true });
+    assert.equal(s.bad, 3);
+  });
+
+  test(`[${backend}] open loop: the first request goes at once, then one every 1/R s`, async (t) => {
+    const port = await labServer(t);
+    for (const [rate, durationMs, want] of [
+      [1, 500, 1],
+      [10, 1000, 10],
+    ] as const) {
+      const s = await bench({ backend, host: '127.0.0.1', port, rate, durationMs });
+      assert.equal(s.sent, want, `rate ${rate}, ${durationMs} ms: ${s.sent} sent`);
+      assert.equal(s.replies, want);
+    }
+  });
+
+  test(`[${backend}] progress: the live rate shows in the warm-up and across its end`, async (t) => {
+    const port = await labServer(t);
+    const events: BenchEvent[] = [];
+    await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      durationMs: 400,
+      warmupMs: 300,
+      concurrency: 4,
+      progressIntervalMs: 100,
+      onEvent: (e) => events.push(e),
+    });
+    const progress = events.filter((e) => e.event === 'progress');
+    const warm = progress.filter((e) => e.phase === 'warmup');
+    assert.ok(warm.length > 0);
+    for (const p of warm) {
+      assert.equal(p.replies, 0, 'the warm-up is not counted');
+      assert.ok(p.rps > 0, `warm-up rate ${p.rps}`);
+    }
+    // The first interval of the measurement began in the warm-up: its rate is not diluted.
+    const first = progress.find((e) => e.phase === 'measure');
+    const last = warm[warm.length - 1];
+    assert.ok(first !== undefined && last !== undefined);
+    assert.ok(first.rps > last.rps / 3, `first measured ${first.rps} vs warm-up ${last.rps}`);
+  });
+
   test(`[${backend}] open loop never sends faster than --rate`, async (t) => {
     const port = await labServer(t);
     const s = await bench({
@@ -473,6 +526,29 @@ test('CLI: the last line says why no valid reply came, as far as the counts tell
   assert.match(id.stdout.text, /every answer was bad: .*without the request’s ID/);
 });
 
+test('CLI: replies that only come after --timeout are late, and the hint says to raise it', async (t) => {
+  const slow = await scriptedServer(t, (req) => [
+    150,
+    `${req.toString('latin1').split(';')[0] ?? ''}; I received from you a message of ${String(req.length)} bytes`,
+  ]);
+  // Each request is lost after 50 ms; its reply comes 100 ms later, while the run goes on.
+  // (--id: a plain reply names no request, so a late one would be taken for a newer request's.)
+  const args = ['-d', '0.5', '-t', '0.05', '--id'];
+  const r = await runCli(['bench', '127.0.0.1', String(slow), ...args]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout.text, /0 replies, [1-9]\d* lost, [1-9]\d* late/);
+  assert.match(r.stdout.text, /No reply in time: .* raise --timeout\n$/);
+});
+
+test('CLI: counts and rates read as people write them (1 request, 0.5/s)', async (t) => {
+  const port = await labServer(t);
+  const r = await runCli(['bench', '127.0.0.1', String(port), '-n', '1', '-r', '0.5']);
+  assert.equal(r.code, 0, r.stderr.text);
+  assert.match(r.stdout.text, /0\.5 requests\/s open loop, at most 64 in flight, 1 request \(/);
+  assert.match(r.stdout.text, /1 sent, 1 reply, 0 lost, 0 late, 0 bad, 0 errors/);
+  assert.match(r.stdout.text, /64 in flight, 0\.5\/s\)/);
+});
+
 test('CLI usage errors exit 2 before any datagram', async () => {
   for (const args of [
     ['-s', '70000'],
@@ -491,7 +567,12 @@ test('CLI usage errors exit 2 before any datagram', async () => {
     [['-w', '100000'], 'expected a number of seconds from 0 to 3600'],
     [['-c', '65537'], 'expected a whole number from 1 to 65,536'],
     [['-n', '2000000000'], 'expected a whole number from 1 to 1,000,000,000'],
-    [['-r', '20000000'], 'expected requests per second greater than 0 and at most 10,000,000'],
+    [['-r', '20000000'], 'expected requests per second from 0.001 to 10,000,000'],
+    // Below the library's floors: refused by the CLI in its own words, not by the library.
+    [['-r', '0.0001'], 'expected requests per second from 0.001 to 10,000,000'],
+    [['-d', '0.0004'], 'expected a number of seconds from 0.001 to 3600'],
+    [['-d', '1e-9'], 'expected a number of seconds from 0.001 to 3600'],
+    [['-t', '1e-9'], 'expected a number of seconds from 0.001 to 60'],
   ] as const) {
     const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
     assert.equal(code, 2);
@@ -500,15 +581,15 @@ test('CLI usage errors exit 2 before any datagram', async () => {
   }
   // The limits are said in the options' own words and units: seconds, not the library's ms.
   for (const [args, limit] of [
-    [['-d', '3601'], 'at most 3600'],
-    [['-t', '61'], 'at most 60'],
+    [['-d', '3601'], '3600'],
+    [['-t', '61'], '60'],
   ] as const) {
     const { code, stderr } = await runCli(['bench', '127.0.0.1', '9', ...args]);
     assert.equal(code, 2);
     assert.match(
       stderr.text,
       new RegExp(
-        `^udplab: error: option '.*' argument '\\d+' is invalid\\. expected a number of seconds greater than 0 and ${limit} `,
+        `^udplab: error: option '.*' argument '\\d+' is invalid\\. expected a number of seconds from 0\\.001 to ${limit} `,
       ),
     );
   }

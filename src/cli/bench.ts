@@ -13,12 +13,17 @@ import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, formatCount, type Colors } from './output.js';
-import { backendChoice, decimal, intUpTo, secondsOrZeroUpTo, secondsUpTo } from './parse.js';
+import { backendChoice, decimal, intUpTo, secondsFromTo, secondsOrZeroUpTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
 
 const int = (n: number): string => formatCount(Math.round(n));
 const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+/** `1 request`, `2 requests`, `1,000 requests`. */
+const count = (n: number, one: string, many = `${one}s`): string =>
+  `${int(n)} ${n === 1 ? one : many}`;
+/** A rate as given: `20,000`, `0.5`, `2.25` (up to three decimals, as --rate takes them). */
+const rateText = (r: number): string => r.toLocaleString('en-US', { maximumFractionDigits: 3 });
 
 function latencyLine(l: LatencySummary): string {
   const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
@@ -39,11 +44,11 @@ export function renderBench(event: BaseEvent, c: Colors): string | undefined {
       const load =
         e.rate === null
           ? `${int(e.concurrency)} in flight`
-          : `${int(e.rate)} requests/s open loop, at most ${int(e.concurrency)} in flight`;
+          : `${rateText(e.rate)} requests/s open loop, at most ${int(e.concurrency)} in flight`;
       const bound =
         e.requests === null
           ? `for ${secs(e.durationMs)}`
-          : `${int(e.requests)} requests (at most ${secs(e.durationMs)})`;
+          : `${count(e.requests, 'request')} (at most ${secs(e.durationMs)})`;
       const warm = e.warmupMs > 0 ? ` after ${secs(e.warmupMs)} of warm-up` : '';
       return `Benchmarking ${c.bold(ep(e.to))} from ${ep(e.local)} (${e.backend} backend): ${e.mode} requests of ${int(e.bytes)} bytes, ${load}, ${bound}${warm}`;
     }
@@ -51,20 +56,26 @@ export function renderBench(event: BaseEvent, c: Colors): string | undefined {
       const rows: [string, string][] = [
         [
           'Target',
-          `${ep(e.to)} (${e.mode}, ${int(e.bytes)}-byte requests, ${int(e.concurrency)} in flight${e.rate === null ? '' : `, ${int(e.rate)}/s`})`,
+          `${ep(e.to)} (${e.mode}, ${int(e.bytes)}-byte requests, ${int(e.concurrency)} in flight${e.rate === null ? '' : `, ${rateText(e.rate)}/s`})`,
         ],
         ['Measured', `${secs(e.elapsedMs)} (stopped by ${e.stoppedBy})`],
         [
           'Requests',
-          `${int(e.sent)} sent, ${int(e.replies)} replies, ${int(e.lost)} lost, ${int(e.late)} late, ${int(e.bad)} bad, ${int(e.errors)} error${e.errors === 1 ? '' : 's'}${e.unsent ? `, ${int(e.unsent)} unsent` : ''}`,
+          `${int(e.sent)} sent, ${count(e.replies, 'reply', 'replies')}, ${int(e.lost)} lost, ${int(e.late)} late, ${int(e.bad)} bad, ${count(e.errors, 'error')}${e.unsent ? `, ${int(e.unsent)} unsent` : ''}`,
         ],
         ['Throughput', c.bold(`${int(e.rps)} replies/s`)],
         ['Latency', latencyLine(e.latencyMs)],
       ];
       const lines = rows.map(([k, v]) => `${k.padEnd(11)} ${v}`);
       if (e.replies === 0) lines.push(c.red(noReplyHint(e)));
-      else if (e.lost + e.bad > 0)
-        lines.push(c.yellow(`${int(e.lost + e.bad)} requests got no valid reply`));
+      else if (e.lost + e.bad > 0) {
+        const n = e.lost + e.bad;
+        lines.push(
+          c.yellow(
+            `${count(n, 'request')} got no valid reply${e.mode === 'sealed' && e.lost > 0 ? SEALED_LOST : ''}`,
+          ),
+        );
+      }
       return lines.join('\n');
     }
     default:
@@ -82,19 +93,25 @@ function nonNegativeBytes(text: string): number {
 
 function perSecond(text: string): number {
   const v = decimal(text);
-  if (!(v > 0 && v <= BENCH_LIMITS.rate)) {
+  if (!(v >= BENCH_LIMITS.minRate && v <= BENCH_LIMITS.rate)) {
     throw new InvalidArgumentError(
-      `expected requests per second greater than 0 and at most ${BENCH_LIMITS.rate.toLocaleString('en-US')}`,
+      `expected requests per second from ${String(BENCH_LIMITS.minRate)} to ${BENCH_LIMITS.rate.toLocaleString('en-US')}`,
     );
   }
   return v;
 }
+
+/** Why sealed requests may go unanswered by a server that answers others (docs/sealed.md). */
+const SEALED_LOST =
+  ' (a sealed server answers nothing once its replay cache is full: its summary counts cache-full; see --replay-cache and --window)';
 
 /** Why a run got no valid reply, as far as its counts tell. */
 function noReplyHint(e: BenchSummaryEvent): string {
   if (e.bad === 0) {
     if (e.errors > 0)
       return 'No reply: nothing listens there (the port answered with ICMP port unreachable)';
+    if (e.late > 0)
+      return `No reply in time: ${count(e.late, 'reply', 'replies')} came after the request was counted lost: raise --timeout`;
     return e.mode === 'sealed'
       ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent)'
       : 'No reply: is a server listening there, and does it answer each datagram?';
@@ -137,7 +154,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
         .option(
           '-d, --duration <s>',
           'measure for S seconds (default 10; with --requests, the cap, default 60)',
-          secondsUpTo(BENCH_LIMITS.durationMs / 1000),
+          secondsFromTo(BENCH_LIMITS.minDurationMs / 1000, BENCH_LIMITS.durationMs / 1000),
         )
         .option('-n, --requests <n>', 'stop after N requests', intUpTo(BENCH_LIMITS.requests))
         .option(
@@ -167,7 +184,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
         .option(
           '-t, --timeout <s>',
           'a request unanswered after S seconds is lost (default 1)',
-          secondsUpTo(BENCH_LIMITS.timeoutMs / 1000),
+          secondsFromTo(BENCH_LIMITS.minTimeoutMs / 1000, BENCH_LIMITS.timeoutMs / 1000),
         )
         .option(
           '--backend <name>',
@@ -211,6 +228,10 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
     const stderr = ctx.io.stderr;
     const live = !json && stderr.isTTY === true;
     let shown = false;
+    // A second Ctrl-C exits at once: leave the terminal on a clean line.
+    ctx.io.atExit?.(() => {
+      if (shown) stderr.write('\r\x1b[2K');
+    });
     const onEvent = (e: BenchEvent): void => {
       if (e.event === 'progress') {
         if (json) out.emit(e);

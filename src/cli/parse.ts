@@ -27,13 +27,13 @@ export function secondsToMs(text: string): number {
   return v * 1000;
 }
 
-/** A parser of seconds in (0, max], in milliseconds, for an option with a tighter bound. */
-export function secondsUpTo(max: number): (text: string) => number {
+/** A parser of seconds in [min, max] (min > 0), in milliseconds, for a library with a floor. */
+export function secondsFromTo(min: number, max: number): (text: string) => number {
   return (text) => {
     const v = decimal(text);
-    if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > max) {
+    if (!(v >= min && v <= max)) {
       throw new InvalidArgumentError(
-        `expected a number of seconds greater than 0 and at most ${String(max)} (e.g. 0.5)`,
+        `expected a number of seconds from ${String(min)} to ${String(max)} (e.g. 0.5)`,
       );
     }
     return v * 1000;
