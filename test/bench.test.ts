@@ -502,6 +502,23 @@ for (const backend of serverBackends()) {
   });
 }
 
+test('on a terminal, Ctrl-C says what the run still waits for, then the table comes', async (t) => {
+  const port = await labServer(t);
+  const stdout = new Capture();
+  const stderr = new Capture();
+  stderr.isTTY = true;
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 300);
+  const args = ['bench', '127.0.0.1', String(port), '-d', '30', '-t', '0.5'];
+  const code = await main(args, { stdout, stderr, env: {}, signal: ac.signal });
+  assert.equal(code, 0);
+  assert.match(
+    stderr.text,
+    /stopping: waiting up to 0\.50 s for the replies in flight \(Ctrl-C again to quit now\)\n/,
+  );
+  assert.match(stdout.text, /Measured +0\.\d+ s \(stopped by signal\)/);
+});
+
 test('CLI: the last line says why no valid reply came, as far as the counts tell', async (t) => {
   const closed = await freePort();
   const refused = await runCli(['bench', '127.0.0.1', String(closed), '-n', '2', '-t', '0.05']);

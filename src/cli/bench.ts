@@ -232,6 +232,20 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
     ctx.io.atExit?.(() => {
       if (shown) stderr.write('\r\x1b[2K');
     });
+    // The first one stops the sending; say what the run still waits for.
+    if (live) {
+      ctx.io.signal?.addEventListener(
+        'abort',
+        () => {
+          const wait = secs(opts.timeout ?? 1000);
+          stderr.write(
+            `\r\x1b[2Kstopping: waiting up to ${wait} for the replies in flight (Ctrl-C again to quit now)\n`,
+          );
+          shown = false;
+        },
+        { once: true },
+      );
+    }
     const onEvent = (e: BenchEvent): void => {
       if (e.event === 'progress') {
         if (json) out.emit(e);
