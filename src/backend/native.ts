@@ -121,18 +121,27 @@ function tryLoad(file: string): NativeLoad {
   }
 }
 
+/**
+ * A Node-style system error for a failed call of the addon (`errno` negative, as libuv's):
+ * `syscall CODE address:port`, and without `:port` when the port is 0 — exactly as Node's own
+ * socket errors (its exceptionWithHostPort), so that both backends give the same messages.
+ */
 function errnoError(
   errno: number,
   syscall: string,
   address: string,
   port: number,
-): NodeJS.ErrnoException {
+): NodeJS.ErrnoException & { address?: string; port?: number } {
   const name = getSystemErrorName(errno);
-  // The same shape as Node's own socket errors, so that bindError() words it the same way.
-  const err: NodeJS.ErrnoException = new Error(`${syscall} ${name} ${address}:${port}`);
-  err.code = name;
+  const details = port > 0 ? ` ${address}:${port}` : address === '' ? '' : ` ${address}`;
+  const err: NodeJS.ErrnoException & { address?: string; port?: number } = new Error(
+    `${syscall} ${name}${details}`,
+  );
   err.errno = errno;
+  err.code = name;
   err.syscall = syscall;
+  err.address = address;
+  if (port > 0) err.port = port;
   return err;
 }
 
