@@ -83,9 +83,22 @@ export function bindError(err: unknown, host: string, port: number): UdplabError
   });
 }
 
-/** Wraps a failure to connect a socket to its peer (connect(2) on UDP sends nothing). */
+/**
+ * Wraps a failure to connect a socket to its peer (connect(2) on UDP sends nothing, so this is
+ * the local stack's answer: no route, the wrong address family, …). The reason keeps the errno
+ * code, the same on both backends.
+ */
 export function connectError(err: unknown, host: string, port: number): UdplabError {
-  return new UdplabError(ErrorCodes.SEND, `cannot connect to ${where(host, port)}`, { cause: err });
+  const errno = errnoCode(err);
+  const why: Record<string, string> = {
+    ENETUNREACH: 'no route to that network',
+    EHOSTUNREACH: 'no route to that host',
+  };
+  const friendly = why[errno];
+  const reason = friendly === undefined ? errText(err) : `${friendly} (${errno})`;
+  return new UdplabError(ErrorCodes.SEND, `cannot connect to ${where(host, port)}: ${reason}`, {
+    cause: err,
+  });
 }
 
 /** `host:port`, with an IPv6 address in brackets. */

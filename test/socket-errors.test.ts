@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { BackendName } from '../src/backend/types.js';
-import { bindError } from '../src/errors.js';
+import { openBackend } from '../src/backend/select.js';
+import type { BackendName, BackendOptions } from '../src/backend/types.js';
+import { bindError, connectError } from '../src/errors.js';
 import { createServer, ErrorCodes, UdplabError } from '../src/index.js';
 import { nativeSkipReason, serverBackends } from './backends.js';
 import { binPath, rawSocket } from './helpers.js';
@@ -88,6 +89,45 @@ test(
   },
 );
 
+const socketOptions = (
+  family: BackendOptions['family'],
+  connect: BackendOptions['connect'],
+): BackendOptions => ({
+  family,
+  address: family === 'udp6' ? '::' : '0.0.0.0',
+  port: 0,
+  connect,
+  sendQueueLimit: 1,
+  onBatch: () => undefined,
+  onSendFailed: () => undefined,
+  onError: (err) => assert.fail(err),
+});
+
+for (const backend of serverBackends()) {
+  test(`[${backend}] a connect that fails says why: the errno code and Node's text`, async () => {
+    const cases = [
+      // A peer of the other family: libuv's EINVAL on both (the kernel alone would differ).
+      ['udp4', { address: '::1', port: 9 }, 'cannot connect to [::1]:9: connect EINVAL ::1:9'],
+      [
+        'udp6',
+        { address: '127.0.0.1', port: 9 },
+        'cannot connect to 127.0.0.1:9: connect EINVAL 127.0.0.1:9',
+      ],
+      [
+        'udp4',
+        { address: '127.0.0.1', port: 0 },
+        'cannot connect to 127.0.0.1:0: port must be an integer from 1 to 65535 (got 0)',
+      ],
+    ] as const;
+    for (const [family, to, message] of cases) {
+      await assert.rejects(openBackend(backend, socketOptions(family, to)), {
+        code: ErrorCodes.SEND,
+        message,
+      });
+    }
+  });
+}
+
 /** A system error as Node builds it (lib/internal/errors.js, exceptionWithHostPort). */
 function nodeError(syscall: string, code: string, errno: number, address: string, port: number) {
   const err: NodeJS.ErrnoException = new Error(
@@ -95,6 +135,31 @@ function nodeError(syscall: string, code: string, errno: number, address: string
   );
   return Object.assign(err, { code, errno, syscall, address, port });
 }
+
+test('connectError keeps the reason: no route (udplab bench in a namespace without one)', () => {
+  // `udplab bench 192.0.2.1 1060` where there is no route printed "cannot connect to
+  // 192.0.2.1:1060" and nothing more. Built from a fake error: no traffic to that address.
+  const unreach = connectError(
+    nodeError('connect', 'ENETUNREACH', -101, '192.0.2.1', 1060),
+    '192.0.2.1',
+    1060,
+  );
+  assert.equal(unreach.code, ErrorCodes.SEND);
+  assert.equal(
+    unreach.message,
+    'cannot connect to 192.0.2.1:1060: no route to that network (ENETUNREACH)',
+  );
+  assert.equal(
+    connectError(nodeError('connect', 'EHOSTUNREACH', -113, '2001:db8::1', 9), '2001:db8::1', 9)
+      .message,
+    'cannot connect to [2001:db8::1]:9: no route to that host (EHOSTUNREACH)',
+  );
+  // Any other errno: Node's text, which names it.
+  assert.equal(
+    connectError(nodeError('connect', 'EPERM', -1, '192.0.2.1', 9), '192.0.2.1', 9).message,
+    'cannot connect to 192.0.2.1:9: connect EPERM 192.0.2.1:9',
+  );
+});
 
 test('bindError: a privileged port needs root or CAP_NET_BIND_SERVICE; a zone for link-local', () => {
   assert.equal(

@@ -6,12 +6,15 @@
  * and with no N-API call per datagram. docs/native.md describes the layout and the limits.
  */
 import { existsSync, statSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { bindError, connectError } from '../errors.js';
 import type { Endpoint } from '../events.js';
 import type { Datagram, Reply } from '../server-events.js';
+import { checkConnectPort } from './dgram.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 
 /** The environment variable that points the loader at another addon file (tests use it). */
@@ -145,6 +148,9 @@ function errnoError(
   return err;
 }
 
+/** -EINVAL, as the addon returns errors. */
+const EINVAL = -constants.errno.EINVAL;
+
 /** Address strings of IPv4 senders, keyed by the raw address: no string built per datagram. */
 const V4_CACHE_LIMIT = 4096;
 
@@ -171,6 +177,7 @@ class NativeBackend implements SocketBackend {
   #closing: Promise<void> | undefined;
 
   constructor(addon: NativeAddon, options: BackendOptions) {
+    if (options.connect !== undefined) checkConnectPort(options.connect); // before any socket
     const { BATCH, SLOT, META } = addon;
     this.#addon = addon;
     this.#options = options;
@@ -205,9 +212,13 @@ class NativeBackend implements SocketBackend {
     if (peer !== undefined) {
       let err: number | Error;
       try {
-        err = addon.connect(handle, peer.address, peer.port);
+        // As libuv for a dgram socket: a peer not of the socket's family is EINVAL (the kernel
+        // would say EAFNOSUPPORT, or connect an IPv6 socket to an IPv4 peer through ::ffff:).
+        err = (options.family === 'udp6' ? isIPv6(peer.address) : isIPv4(peer.address))
+          ? addon.connect(handle, peer.address, peer.port)
+          : EINVAL;
       } catch (thrown) {
-        err = thrown as Error; // a port out of range: a TypeError from the addon
+        err = thrown as Error; // bad arguments: a TypeError from the addon
       }
       if (err !== 0) {
         addon.close(handle);
