@@ -14,7 +14,7 @@
  * or when aborted, then waits at most `timeoutMs` for the replies still in flight.
  */
 import { resolveHost } from './address.js';
-import { openBackend } from './backend/select.js';
+import { checkBackendChoice, openBackend } from './backend/select.js';
 import type { BackendChoice, BackendName, SocketBackend } from './backend/types.js';
 import { idCodec, plainCodec, type BenchCodec } from './bench-codec.js';
 import { latencySummary, newHistogram, type LatencySummary } from './bench-latency.js';
@@ -161,7 +161,8 @@ function check(name: string, value: number, min: number, max: number): void {
  * @example
  * const s = await bench({ host: '127.0.0.1', port: 1060, durationMs: 2000, concurrency: 64 });
  * console.log(s.rps, s.latencyMs.p99);
- * @throws RangeError for an option out of range; UdplabError RESOLVE, ABORTED (aborted before
+ * @throws RangeError for an option out of range (or a `backend` not one of auto, native, dgram),
+ * before any socket is opened; UdplabError RESOLVE, ABORTED (aborted before
  * start), SEND (cannot connect), BACKEND (`backend: 'native'` where the addon cannot load).
  */
 export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
@@ -186,6 +187,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     check('requests', requests, 1, BENCH_LIMITS.requests);
   }
   if (rate !== null) check('rate', rate, BENCH_LIMITS.minRate, BENCH_LIMITS.rate);
+  checkBackendChoice(options.backend);
   const codec =
     options.codec ?? (options.id ? idCodec(options.size ?? 32) : plainCodec(options.size ?? 32));
   const { signal } = options;

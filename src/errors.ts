@@ -58,24 +58,66 @@ export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
 
-/** Wraps a socket bind failure into a UdplabError with a message a student can act on. */
+/**
+ * Wraps a socket bind failure into a UdplabError with a message a student can act on. Both
+ * backends pass Node-style errors, so the message is the same on both (test/socket-errors.test.ts).
+ */
 export function bindError(err: unknown, host: string, port: number): UdplabError {
-  const errno = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? '') : '';
-  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const errno = errnoCode(err);
   const why: Record<string, string> = {
     EADDRINUSE: 'the port is already in use by another program',
     EADDRNOTAVAIL: 'the address is not one of this machine’s interfaces',
-    EACCES: 'permission denied (ports below 1024 need privileges)',
+    EACCES:
+      port > 0 && port < 1024
+        ? `permission denied: port ${port} is privileged (below 1024) and needs root or the CAP_NET_BIND_SERVICE capability`
+        : 'permission denied',
     EPERM: 'permission denied',
   };
-  const reason = why[errno] ?? (err instanceof Error ? err.message : String(err));
-  return new UdplabError(ErrorCodes.BIND, `cannot bind ${where}: ${reason}`, { cause: err });
+  let reason = why[errno] ?? errText(err);
+  // bind(2) says EINVAL for fe80::/10 without a scope id: the kernel cannot tell which link.
+  if (errno === 'EINVAL' && isLinkLocalWithoutZone(host)) {
+    reason = `${host} is an IPv6 link-local address: it needs a zone naming the interface, such as ${host}%eth0`;
+  }
+  return new UdplabError(ErrorCodes.BIND, `cannot bind ${where(host, port)}: ${reason}`, {
+    cause: err,
+  });
 }
 
-/** Wraps a failure to connect a socket to its peer (connect(2) on UDP sends nothing). */
+/**
+ * Wraps a failure to connect a socket to its peer (connect(2) on UDP sends nothing, so this is
+ * the local stack's answer: no route, the wrong address family, …). The reason keeps the errno
+ * code, the same on both backends.
+ */
 export function connectError(err: unknown, host: string, port: number): UdplabError {
-  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return new UdplabError(ErrorCodes.SEND, `cannot connect to ${where}`, { cause: err });
+  const errno = errnoCode(err);
+  const why: Record<string, string> = {
+    ENETUNREACH: 'no route to that network',
+    EHOSTUNREACH: 'no route to that host',
+  };
+  const friendly = why[errno];
+  const reason = friendly === undefined ? errText(err) : `${friendly} (${errno})`;
+  return new UdplabError(ErrorCodes.SEND, `cannot connect to ${where(host, port)}: ${reason}`, {
+    cause: err,
+  });
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+function where(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The errno code of a Node system error ('EINVAL'), or ''. */
+function errnoCode(err: unknown): string {
+  return err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? '') : '';
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** True for an IPv6 address in fe80::/10 written without `%zone`. */
+function isLinkLocalWithoutZone(host: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(host) && !host.includes('%');
 }
 
 /** The reason of an aborted signal as an UdplabError with code ABORTED. */

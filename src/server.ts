@@ -3,7 +3,7 @@
  * (node:dgram, or recvmmsg/sendmmsg batches on Linux); this file wires them to the events.
  */
 import { resolveHost } from './address.js';
-import { openBackend } from './backend/select.js';
+import { checkBackendChoice, openBackend } from './backend/select.js';
 import type { BackendChoice, BackendName } from './backend/types.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
@@ -84,11 +84,13 @@ export interface UdpServer {
  * const server = await createServer({ host: '127.0.0.1', port: 0, onEvent: console.log });
  * // … later
  * await server.close();
- * @throws UdplabError BIND (port in use, address not on this machine), RESOLVE, or BACKEND
- * (`backend: 'native'` where the addon cannot load).
+ * @throws RangeError for an option out of range (`port`, `sendQueueLimit`, `backend` not one of
+ * auto, native, dgram, …), before any socket is opened; UdplabError BIND (port in use, address not
+ * on this machine), RESOLVE, or BACKEND (`backend: 'native'` where the addon cannot load).
  */
 export async function createServer(options: ServerOptions = {}): Promise<UdpServer> {
   const onEvent = options.onEvent ?? ignoreEvents;
+  checkBackendChoice(options.backend);
   const core = new ServerCore({
     ...(options.dropProbability === undefined ? {} : { dropProbability: options.dropProbability }),
     ...(options.rng === undefined ? {} : { rng: options.rng }),

@@ -58,6 +58,7 @@ function connectSocket(socket: dgram.Socket, to: Endpoint): Promise<void> {
  * @throws UdplabError BIND; SEND when `connect` fails.
  */
 export async function openDgramBackend(options: BackendOptions): Promise<SocketBackend> {
+  if (options.connect !== undefined) checkConnectPort(options.connect);
   const socket = await bindSocket(options.family, options.address, options.port);
   const connected = options.connect !== undefined;
   if (options.connect !== undefined) await connectSocket(socket, options.connect);
@@ -116,5 +117,18 @@ export async function openDgramBackend(options: BackendOptions): Promise<SocketB
 export function checkBindPort(port: number): void {
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535 (got ${port})`);
+  }
+}
+
+/**
+ * A peer's port for connect: an integer from 1 to 65535, checked before any socket is opened, so
+ * that both backends refuse it with the same message (dgram's own ERR_SOCKET_BAD_PORT and the
+ * addon's TypeError differ).
+ * @throws UdplabError SEND, its cause a RangeError naming the port.
+ */
+export function checkConnectPort(to: Endpoint): void {
+  if (!(Number.isInteger(to.port) && to.port >= 1 && to.port <= 65535)) {
+    const err = new RangeError(`port must be an integer from 1 to 65535 (got ${to.port})`);
+    throw connectError(err, to.address, to.port);
   }
 }

@@ -5,12 +5,16 @@
  * the addon, so a batch crosses from C to JS and back without a copy per datagram on the C side
  * and with no N-API call per datagram. docs/native.md describes the layout and the limits.
  */
-import { createRequire } from 'node:module';
+import { existsSync, statSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { constants } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { bindError, connectError } from '../errors.js';
 import type { Endpoint } from '../events.js';
 import type { Datagram, Reply } from '../server-events.js';
+import { checkConnectPort } from './dgram.js';
 import type { BackendOptions, SocketBackend } from './types.js';
 
 /** The environment variable that points the loader at another addon file (tests use it). */
@@ -62,11 +66,16 @@ const loaded = new Map<string, NativeLoad>();
 
 /**
  * Loads the addon once per path.
- * @param path - the addon file. Default: `$UDPLAB_NATIVE_ADDON`, else native/build/Release.
- * @returns the addon, or the reason it cannot be used (not Linux, not built, cannot load).
+ * @param path - the addon file, a relative path taken from the working directory. Default:
+ * `$UDPLAB_NATIVE_ADDON` (likewise; empty counts as unset), else native/build/Release.
+ * @returns the addon, or the reason it cannot be used (not Linux, not built, not a `.node` file,
+ * cannot load).
  */
 export function loadNativeAddon(path?: string): NativeLoad {
-  const file = path ?? process.env[NATIVE_ADDON_ENV] ?? DEFAULT_ADDON_PATH;
+  const named = path ?? addonFromEnv();
+  // An absolute path as it is; a relative one from the working directory, as a user means it
+  // (require() would take it from this module's folder, build/src/backend).
+  const file = named === undefined ? DEFAULT_ADDON_PATH : resolve(named);
   let result = loaded.get(file);
   if (result === undefined) {
     result = tryLoad(file);
@@ -75,43 +84,72 @@ export function loadNativeAddon(path?: string): NativeLoad {
   return result;
 }
 
+/** `$UDPLAB_NATIVE_ADDON`, or undefined when unset or empty (`UDPLAB_NATIVE_ADDON= udplab …`). */
+function addonFromEnv(): string | undefined {
+  const value = process.env[NATIVE_ADDON_ENV];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 function tryLoad(file: string): NativeLoad {
   if (process.platform !== 'linux')
     return { reason: `it is Linux-only (this is ${process.platform})` };
+  const env = addonFromEnv();
+  const named = env !== undefined && resolve(env) === file ? `, named by ${NATIVE_ADDON_ENV},` : '';
+  // Only a compiled addon is ever loaded: require() would run a .js file (and parse a key file
+  // as JavaScript), and would try FILE.js, FILE.json and FILE/index.js for a missing FILE.
+  // process.dlopen() loads exactly this file as a shared object, or fails.
+  if (!file.endsWith('.node')) return { reason: `${file}${named} is not a .node addon` };
+  const stats = statSync(file, { throwIfNoEntry: false });
+  if (stats === undefined) {
+    if (named !== '') return { reason: `${file}${named} does not exist` };
+    // Where scripts/build-native.mjs writes node-gyp's output: native/build/build.log for
+    // native/build/Release/udplab_mmsg.node. No log: the build never ran (UDPLAB_SKIP_NATIVE=1,
+    // --ignore-scripts, not Linux at install).
+    const log = join(dirname(dirname(file)), 'build.log');
+    const next = existsSync(log) ? `see ${log}` : 'build it with `npm run build:native`';
+    return { reason: `the addon was not built at install (${file} is missing; ${next})` };
+  }
+  if (!stats.isFile()) return { reason: `${file}${named} is not a .node addon (not a file)` };
   try {
-    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    const holder = { exports: {} as NativeAddon };
+    process.dlopen(holder, file);
+    const addon = holder.exports;
     if (typeof addon.open !== 'function' || typeof addon.connect !== 'function' || addon.BATCH < 1)
       return { reason: `${file} is not udplab's addon` };
     return { addon };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const fromEnv = process.env[NATIVE_ADDON_ENV] === file;
-    return code === 'MODULE_NOT_FOUND'
-      ? {
-          reason: fromEnv
-            ? `${file}, named by ${NATIVE_ADDON_ENV}, does not exist`
-            : `the addon was not built at install (${file} is missing; see native/build/build.log)`,
-        }
-      : {
-          reason: `the addon cannot load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-        };
+    return {
+      reason: `the addon cannot load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    };
   }
 }
 
+/**
+ * A Node-style system error for a failed call of the addon (`errno` negative, as libuv's):
+ * `syscall CODE address:port`, and without `:port` when the port is 0 — exactly as Node's own
+ * socket errors (its exceptionWithHostPort), so that both backends give the same messages.
+ */
 function errnoError(
   errno: number,
   syscall: string,
   address: string,
   port: number,
-): NodeJS.ErrnoException {
+): NodeJS.ErrnoException & { address?: string; port?: number } {
   const name = getSystemErrorName(errno);
-  // The same shape as Node's own socket errors, so that bindError() words it the same way.
-  const err: NodeJS.ErrnoException = new Error(`${syscall} ${name} ${address}:${port}`);
-  err.code = name;
+  const details = port > 0 ? ` ${address}:${port}` : address === '' ? '' : ` ${address}`;
+  const err: NodeJS.ErrnoException & { address?: string; port?: number } = new Error(
+    `${syscall} ${name}${details}`,
+  );
   err.errno = errno;
+  err.code = name;
   err.syscall = syscall;
+  err.address = address;
+  if (port > 0) err.port = port;
   return err;
 }
+
+/** -EINVAL, as the addon returns errors. */
+const EINVAL = -constants.errno.EINVAL;
 
 /** Address strings of IPv4 senders, keyed by the raw address: no string built per datagram. */
 const V4_CACHE_LIMIT = 4096;
@@ -139,6 +177,7 @@ class NativeBackend implements SocketBackend {
   #closing: Promise<void> | undefined;
 
   constructor(addon: NativeAddon, options: BackendOptions) {
+    if (options.connect !== undefined) checkConnectPort(options.connect); // before any socket
     const { BATCH, SLOT, META } = addon;
     this.#addon = addon;
     this.#options = options;
@@ -173,9 +212,13 @@ class NativeBackend implements SocketBackend {
     if (peer !== undefined) {
       let err: number | Error;
       try {
-        err = addon.connect(handle, peer.address, peer.port);
+        // As libuv for a dgram socket: a peer not of the socket's family is EINVAL (the kernel
+        // would say EAFNOSUPPORT, or connect an IPv6 socket to an IPv4 peer through ::ffff:).
+        err = (options.family === 'udp6' ? isIPv6(peer.address) : isIPv4(peer.address))
+          ? addon.connect(handle, peer.address, peer.port)
+          : EINVAL;
       } catch (thrown) {
-        err = thrown as Error; // a port out of range: a TypeError from the addon
+        err = thrown as Error; // bad arguments: a TypeError from the addon
       }
       if (err !== 0) {
         addon.close(handle);

@@ -2,7 +2,12 @@
 import { ErrorCodes, UdplabError } from '../errors.js';
 import { openDgramBackend } from './dgram.js';
 import { loadNativeAddon, openNativeBackend } from './native.js';
-import type { BackendChoice, BackendOptions, SocketBackend } from './types.js';
+import {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendOptions,
+  type SocketBackend,
+} from './types.js';
 
 /**
  * Why the native backend cannot run here, or undefined when it can.
@@ -15,13 +20,30 @@ export function nativeUnavailableReason(): string | undefined {
 }
 
 /**
+ * Checks the `backend` option of a library call (createServer, bench) at once, before any socket
+ * is opened: TypeScript's type does not reach JavaScript callers or values built at run time.
+ * @param backend - undefined (the default, `auto`) or one of `BACKEND_CHOICES`.
+ * @throws RangeError naming the option and the values it takes.
+ * @example
+ * checkBackendChoice('dgram'); // fine
+ * checkBackendChoice('fast'); // RangeError: backend must be one of auto, native, dgram (got 'fast')
+ */
+export function checkBackendChoice(backend: unknown): void {
+  if (backend === undefined || BACKEND_CHOICES.some((c) => c === backend)) return;
+  const got = typeof backend === 'string' ? `'${backend}'` : typeof backend;
+  throw new RangeError(`backend must be one of ${BACKEND_CHOICES.join(', ')} (got ${got})`);
+}
+
+/**
  * Opens a backend: `dgram`, `native`, or `auto` (native when its addon loads, dgram otherwise).
- * @throws UdplabError BACKEND when `native` is asked for and cannot load; BIND when binding fails.
+ * @throws RangeError for a `choice` that is none of them; UdplabError BACKEND when `native` is
+ * asked for and cannot load; BIND when binding fails.
  */
 export async function openBackend(
   choice: BackendChoice,
   options: BackendOptions,
 ): Promise<SocketBackend> {
+  checkBackendChoice(choice);
   if (choice === 'dgram') return openDgramBackend(options);
   const load = loadNativeAddon();
   if ('addon' in load) return openNativeBackend(load.addon, options);
