@@ -208,6 +208,10 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     unsent: 0,
   };
   let measureStart = Number.POSITIVE_INFINITY; // set once the socket is open
+  // The first request of the measurement (set when it is sent). Errors count only from then on:
+  // an ICMP error for a warm-up request that is read just after the warm-up ends is the warm-up's.
+  let firstMeasuredSeq = Number.POSITIVE_INFINITY;
+  const measuring = (): boolean => firstMeasuredSeq !== Number.POSITIVE_INFINITY;
   const socket: SocketBackend = await openBackend(options.backend ?? 'auto', {
     family: server.family,
     address: server.family === 'udp6' ? '::' : '0.0.0.0',
@@ -220,18 +224,17 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     },
     // Errors in the warm-up are not counted, as nothing else of it is.
     onSendFailed: (n) => {
-      if (performance.now() >= measureStart) counts.errors += n;
+      if (measuring()) counts.errors += n;
     },
     // ICMP port unreachable on a connected socket (ECONNREFUSED), or a receive error.
     onError: () => {
-      if (performance.now() >= measureStart) counts.errors++;
+      if (measuring()) counts.errors++;
     },
   });
   const inFlight = new InFlight();
   const t0 = performance.now();
   measureStart = t0 + warmupMs;
   const measureEnd = measureStart + durationMs;
-  let firstMeasuredSeq = Number.POSITIVE_INFINITY;
   let sending = true;
   // Widened: TypeScript cannot see that stop() (a closure) changes it.
   let stoppedBy = 'duration' as BenchSummaryEvent['stoppedBy'];
