@@ -36,6 +36,11 @@ test('udplab demo (text) narrates each part and --only selects parts', async () 
   assert.equal(r.code, 0);
   assert.match(r.stdout.text, /== A server bound to 127\.0\.0\.1, and a client/);
   assert.match(r.stdout.text, /\[server\] +Listening at 127\.0\.0\.1:\d+/);
+  // The three binds of Task 1: loopback, one address (127.0.0.2 for the external one), all.
+  assert.match(r.stdout.text, /✔ bound to 127\.0\.0\.1: no reply at 127\.0\.0\.2/);
+  assert.match(r.stdout.text, /✔ bound to 127\.0\.0\.2: answered there/);
+  assert.match(r.stdout.text, /✔ bound to 127\.0\.0\.2: no reply at 127\.0\.0\.1/);
+  assert.match(r.stdout.text, /✔ bound to 0\.0\.0\.0: the request to 127\.0\.0\.2 was answered/);
   assert.match(r.stdout.text, /✔/);
   assert.doesNotMatch(r.stdout.text, /unsafe client/i);
   assert.match(r.stdout.text, /Demo finished: every step behaved as the lab says\./);

@@ -51,6 +51,41 @@ async function run(ctx: DemoContext): Promise<void> {
     await server.close();
   }
   ctx.step(
+    'A server bound to one external address receives only what is sent to that address',
+    '127.0.0.2 stands in for the machine’s external address: the server answers there,',
+    'and a request to 127.0.0.1 (loopback, another address of the same machine) reaches no socket.',
+  );
+  const one = await createServer({
+    host: '127.0.0.2',
+    port: 0,
+    onEvent: ctx.as('server'),
+    ...(signal ? { signal } : {}),
+  });
+  try {
+    const r = await request({
+      host: '127.0.0.2',
+      port: one.address.port,
+      onEvent: ctx.as('client'),
+      ...(signal ? { signal } : {}),
+    });
+    ctx.check(r.text.startsWith('I received from you'), 'bound to 127.0.0.2: answered there');
+    try {
+      await request({
+        host: '127.0.0.1',
+        port: one.address.port,
+        attempts: 2,
+        onEvent: ctx.as('client'),
+        ...(signal ? { signal } : {}),
+      });
+      ctx.check(false, 'a server bound to 127.0.0.2 should not answer at 127.0.0.1');
+    } catch (err) {
+      if (!(err instanceof GaveUpError)) throw err;
+      ctx.check(true, 'bound to 127.0.0.2: no reply at 127.0.0.1');
+    }
+  } finally {
+    await one.close();
+  }
+  ctx.step(
     'A server bound to 0.0.0.0 (all interfaces) receives datagrams sent to any address of the machine',
     'Here the client sends to 127.0.0.2. Watch the reply’s source: the kernel picks it from the route back',
     '(127.0.0.1), not from the address the request was sent to. The lab’s client (listening to anyone) accepts it;',
