@@ -45,6 +45,9 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
     ['client', '127.0.0.1', '5000', '--bogus'],
     ['nosuchcommand'],
     ['demo', '--only', 'nope'],
+    ['help', 'bogus'],
+    ['client', '127.0.0.1:1060'],
+    ['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m'],
   ];
   for (const argv of cases) {
     const r = await runCli(argv);
@@ -53,7 +56,16 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
     assert.equal(lines.length, 1, r.stderr.text);
     assert.match(lines[0] ?? '', /^udplab: error: .*--help/);
     assert.doesNotMatch(r.stderr.text, /\n\s+at /);
+    // Nothing from the arguments reaches the terminal raw (an escape sequence is shown escaped).
+    assert.doesNotMatch(r.stderr.text, /\x1b/);
   }
+  const help = await runCli(['help', 'bogus']);
+  assert.match(help.stderr.text, /^udplab: error: unknown command 'bogus' \(the commands: demo, /);
+  assert.equal(help.stdout.text, '', 'no page of help for an unknown command');
+  const joined = await runCli(['client', '[::1]:1060']);
+  assert.match(joined.stderr.text, /write HOST and PORT as two arguments \(::1 1060\)/);
+  const fill = await runCli(['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m']);
+  assert.match(fill.stderr.text, /got '\\x1b\[31m'/);
 });
 
 test('server: cannot bind → exit 1 with a one-line reason', async (t) => {

@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { loadColors } from './output.js';
-import { ExitCode, errorLine, report, wantsJson } from './report.js';
+import { ExitCode, errorLine, report, safeText, wantsJson } from './report.js';
+import { UsageError } from '../errors.js';
 
 /** A command module: defines its options and action on the commander Command it is given. */
 type Define = (cmd: Command, ctx: CommandContext) => void;
@@ -90,6 +91,19 @@ function oneLine(text: string): string {
   );
 }
 
+/** `127.0.0.1:1060` or `[::1]:1060`: an address and a port written as one argument. */
+const HOST_COLON_PORT = /^(?:\[[0-9a-fA-F:.%\w]+\]|[^\s:]+):\d+$/;
+
+/** A usage message with a hint for the common slip of writing HOST:PORT as one argument. */
+function withHint(message: string, argv: readonly string[]): string {
+  if (!message.includes("missing required argument 'port'")) return message;
+  const joined = argv.slice(1).find((a) => HOST_COLON_PORT.test(a));
+  if (joined === undefined) return message;
+  const at = joined.lastIndexOf(':');
+  const host = joined.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  return `${message}: write HOST and PORT as two arguments (${host} ${joined.slice(at + 1)})`;
+}
+
 /**
  * Runs the CLI through commander (main() calls it for everything but the client's fast path).
  * @param argv - the arguments after the program name.
@@ -122,8 +136,9 @@ export async function runProgram(argv: readonly string[], io: CliIo): Promise<nu
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
       outputError: (s, write) => {
-        if (json) io.stdout.write(errorLine('UDPLAB_ERR_USAGE', oneLine(s)));
-        write(`udplab: error: ${oneLine(s)} (see '${helpHint}')\n`);
+        const message = withHint(oneLine(s), argv);
+        if (json) io.stdout.write(errorLine('UDPLAB_ERR_USAGE', message));
+        write(`udplab: error: ${safeText(message)} (see '${helpHint}')\n`);
       },
     })
     .addHelpText(
@@ -136,6 +151,10 @@ export async function runProgram(argv: readonly string[], io: CliIo): Promise<nu
     // Load the command being run (or, for `udplab help NAME`, the one asked about); the others
     // are registered with their summary only, for the top-level help and suggestions.
     const wanted = argv[0] === 'help' ? argv[1] : argv[0];
+    if (argv[0] === 'help' && wanted !== undefined && !COMMANDS.some((c) => c.name === wanted)) {
+      const names = COMMANDS.map((c) => c.name).join(', ');
+      throw new UsageError(`unknown command '${wanted}' (the commands: ${names})`);
+    }
     for (const c of COMMANDS) {
       const cmd = program.command(c.name).summary(c.summary);
       if (c.name === wanted) (await c.load())(cmd, ctx);

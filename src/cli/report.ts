@@ -24,6 +24,21 @@ export function wantsJson(argv: readonly string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
+/**
+ * A message made safe for a terminal: control characters (C0, DEL, C1) and the characters that
+ * reorder a line (bidi controls, line separators), which may come from the user's own arguments,
+ * are shown as escapes instead of being written raw to stderr.
+ */
+export function safeText(text: string): string {
+  return text.replace(
+    /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      const cp = c.codePointAt(0) ?? 0;
+      return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16)}`;
+    },
+  );
+}
+
 /** The `error` event of the CLI's JSON output, as one line. */
 export function errorLine(code: string, message: string): string {
   return JSON.stringify({ event: 'error', time: isoNow(), code, message }) + '\n';
@@ -47,14 +62,15 @@ export function report(err: unknown, ctx: CommandContext, helpHint: string, json
   const code =
     err instanceof UdplabError ? err.code : usage ? 'UDPLAB_ERR_USAGE' : 'UDPLAB_ERR_INTERNAL';
   if (ctx.output?.json ?? json) io.stdout.write(errorLine(code, message));
+  const shown = safeText(message);
   if (usage) {
-    io.stderr.write(`udplab: error: ${message} (see '${helpHint}')\n`);
+    io.stderr.write(`udplab: error: ${shown} (see '${helpHint}')\n`);
     return ExitCode.USAGE;
   }
   if (err instanceof UdplabError) {
-    io.stderr.write(`udplab: error: ${message}\n`);
+    io.stderr.write(`udplab: error: ${shown}\n`);
     return ExitCode.FAILED;
   }
-  io.stderr.write(`udplab: internal error: ${message} (please report it)\n`);
+  io.stderr.write(`udplab: internal error: ${shown} (please report it)\n`);
   return ExitCode.FAILED;
 }
