@@ -31,6 +31,7 @@ export function wantsJson(argv: readonly string[]): boolean {
  */
 export function safeText(text: string): string {
   return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => {
       const cp = c.codePointAt(0) ?? 0;
