@@ -33,8 +33,18 @@ function giveUpCauses(e: GaveUpEvent): string[] {
     return [
       '  - nothing listens at that address and port: the server is not running (or crashed), or the address or port is wrong',
     ];
+  // Replies came, none with the request's ID: the server runs, is reachable, and ignores IDs.
+  if (noEcho(e))
+    return [
+      `  - the server answered without the request's ID (${String(e.wrongId)} ignored as wrong-id): it does not echo request IDs (the lab's Python server does not); run the client without --id, or use udplab server, which echoes them`,
+    ];
   const generic = e.keyId === undefined ? [...GIVE_UP_CAUSES, SEALED_SERVER_CAUSE] : GIVE_UP_CAUSES;
   return [...keyCauses(e), ...generic.map((x) => `  - ${x}`)];
+}
+
+/** True when a plain client with `--id` got replies, but none with its ID. */
+function noEcho(e: GaveUpEvent): boolean {
+  return e.keyId === undefined && (e.wrongId ?? 0) > 0;
 }
 
 /** The key-mismatch causes a sealed client lists first when it gives up. */
@@ -89,14 +99,19 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
     }
     case 'ignored':
       return c.dim(`Ignored ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): ${quote(e.text)}`);
-    case 'gave-up':
+    case 'gave-up': {
+      const tries = `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`;
+      const head =
+        e.reason !== 'refused' && noEcho(e)
+          ? `Cannot receive data from server: no reply with this request's ID after ${tries} over ${formatMs(e.elapsedMs)} (${String(e.wrongId)} without it).`
+          : `Cannot receive data from server: no reply after ${tries} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`;
+      const causes = giveUpCauses(e);
       return [
-        c.red(
-          `Cannot receive data from server: no reply after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`,
-        ),
-        'Likely causes:',
-        ...giveUpCauses(e),
+        c.red(head),
+        causes.length === 1 ? 'Likely cause:' : 'Likely causes:',
+        ...causes,
       ].join('\n');
+    }
     case 'summary': {
       const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
       return [
