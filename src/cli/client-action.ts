@@ -13,7 +13,7 @@ import { requestSeries, type SeriesSummaryEvent } from '../series.js';
 import { ErrorCodes, UdplabError, UsageError } from '../errors.js';
 import { isValidId } from '../wire/text.js';
 import { openOutput, type CommandContext } from './context.js';
-import { ep, formatMs, quote, type Colors } from './output.js';
+import { clip, ep, formatMs, quote, type Colors } from './output.js';
 
 const GIVE_UP_CAUSES = [
   'the server is not running (or crashed)',
@@ -95,10 +95,12 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
         ? `The server ${ep(e.from)}`
         : c.red(`NOT the server: ${ep(e.from)}`);
       const tries = e.attempt === 1 ? '1 attempt' : `${e.attempt} attempts`;
-      return `${who} replied ${quote(e.text)} (rtt ${formatMs(e.rttMs)}, ${tries}${e.sealed ? ', sealed and authenticated' : ''})`;
+      return `${who} replied ${quote(clip(e.text))} (rtt ${formatMs(e.rttMs)}, ${tries}${e.sealed ? ', sealed and authenticated' : ''})`;
     }
     case 'ignored':
-      return c.dim(`Ignored ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): ${quote(e.text)}`);
+      return c.dim(
+        `Ignored ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): ${quote(clip(e.text))}`,
+      );
     case 'gave-up': {
       const tries = `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`;
       const head =
