@@ -1,12 +1,14 @@
 /**
  * The client's human lines: long payloads cut as the server cuts them (docs/events.md: at most
- * the first 200 characters, then `…`; `--json` keeps the whole text).
+ * the first 200 characters, then `…`; `--json` keeps the whole text), and counts in the singular
+ * when they are 1.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clip, SHOWN_CHARS } from '../src/cli/output.js';
 import { escapePayload } from '../src/wire/escape.js';
-import { rawSocket, runCli } from './helpers.js';
+import { createServer } from '../src/index.js';
+import { Capture, rawSocket, runCli, until } from './helpers.js';
 
 test('clip: at most 200 characters then …, never cutting an escape or a surrogate pair', () => {
   assert.equal(SHOWN_CHARS, 200);
@@ -74,4 +76,55 @@ test('client: a long reply and a long ignored datagram are cut in the human line
   const idJson = await runCli(['client', '127.0.0.1', port, '--id', '--json']);
   const ignoredEvent = idJson.stdout.events().find((e) => e.event === 'ignored');
   assert.equal(String(ignoredEvent?.text).length, 65_000);
+});
+
+test('client: singular counts (1 request sent, 1 retransmission, 1 late duplicate, 1 byte)', async (t) => {
+  const server = await createServer({ host: '127.0.0.1' });
+  t.after(() => server.close());
+  // Ctrl-C after the first of three requests: the summary so far counts one.
+  const ac = new AbortController();
+  const stdout = new Capture();
+  const run = runCli(
+    ['client', '127.0.0.1', String(server.address.port), '-c', '3', '-i', '30', '-m', 'x'],
+    { signal: ac.signal, stdout },
+  );
+  await until(() => (stdout.text.includes(' replied ') ? true : undefined));
+  ac.abort();
+  assert.equal((await run).code, 0);
+  assert.match(stdout.text, /^Sent 1 byte to /m);
+  assert.match(
+    stdout.text,
+    /^1 request sent, 1 answered, 0 failed, 0\.0% loss, 0 retransmissions$/m,
+  );
+
+  // One retransmission and one late duplicate: a peer that ignores the very first datagram and
+  // answers every other one twice (the second request's copy comes after it stopped listening).
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  let seen = 0;
+  peer.on('message', (_data, rinfo) => {
+    if (++seen === 1) return;
+    peer.send('a', rinfo.port, rinfo.address);
+    peer.send('a', rinfo.port, rinfo.address);
+  });
+  const r = await runCli([
+    'client',
+    '127.0.0.1',
+    String(peer.address().port),
+    '-c',
+    '2',
+    '-i',
+    '0.2',
+    '--timeout',
+    '0.05',
+    '-m',
+    'xy',
+  ]);
+  assert.equal(r.code, 0, r.stderr.text);
+  assert.match(r.stdout.text, /^Sent 2 bytes to /m);
+  assert.match(r.stdout.text, /^Ignored 1 byte from .* \(duplicate\): "a"$/m);
+  assert.match(
+    r.stdout.text,
+    /^2 requests sent, 2 answered, 0 failed, 0\.0% loss, 1 retransmission, 1 late duplicate$/m,
+  );
 });

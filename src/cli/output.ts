@@ -160,6 +160,11 @@ export function clip(text: string): string {
   return `${text.slice(0, end)}…`;
 }
 
+/** A count and its noun, in the singular for 1: `1 request`, `2 requests`, `0 bytes`. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${String(n)} ${n === 1 ? one : many}`;
+}
+
 /** A count for people, with thousands separators: `5,122,830`. */
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
