@@ -66,7 +66,9 @@ export interface RefusedEvent extends BaseEvent {
 }
 /**
  * `gave-up`: the schedule ran out. In sealed mode it also carries the client's `keyId` and how many
- * datagrams came back `forged` or `notSealed`, the clues to a key mismatch.
+ * datagrams came back `forged` or `notSealed`, the clues to a key mismatch. In plain mode with a
+ * request ID (`--id`) it carries `wrongId`, how many replies came without that ID: more than 0 means
+ * the server answered but does not echo IDs.
  */
 export interface GaveUpEvent extends BaseEvent {
   event: 'gave-up';
@@ -78,6 +80,8 @@ export interface GaveUpEvent extends BaseEvent {
   keyId?: string;
   forged?: number;
   notSealed?: number;
+  /** Plain mode with an ID: replies ignored as `wrong-id` (the server answered without the ID). */
+  wrongId?: number;
 }
 /** Every event of one request. */
 export type ClientEvent =

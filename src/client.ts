@@ -81,6 +81,11 @@ export interface GaveUpDetails {
   reason: 'timeout' | 'refused';
   /** Sealed mode: the client's key ID (a server with another key stays silent). */
   keyId?: string;
+  /**
+   * Plain mode with a request ID: how many replies were ignored because they did not carry it. More
+   * than 0 means the server answered but does not echo IDs (the lab's Python server does not).
+   */
+  wrongId?: number;
 }
 
 /** The error {@link request} rejects with when the schedule runs out (code TIMEOUT or REFUSED). */
@@ -92,7 +97,10 @@ export class GaveUpError extends UdplabError {
       `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
         (details.keyId === undefined
           ? ''
-          : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`),
+          : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`) +
+        (details.wrongId
+          ? `; the server answered ${details.wrongId === 1 ? 'once' : `${String(details.wrongId)} times`} without the request's ID: it does not echo request IDs`
+          : ''),
     );
     this.name = 'GaveUpError';
     this.details = details;
@@ -204,6 +212,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
       let ignored = 0;
       let forged = 0;
       let notSealed = 0;
+      let wrongId = 0;
       cleanup.push(() => clearTimeout(timer));
 
       const fail = (err: unknown): void => {
@@ -285,7 +294,14 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             return;
           }
           const elapsedMs = Math.round((monotonicMs() - start) * 1000) / 1000;
-          const clues = key === undefined ? {} : { keyId: key.id, forged, notSealed };
+          // What the ignored datagrams say about the silence: a key mismatch (sealed), or a server
+          // that answers without echoing the request's ID (plain, with an ID).
+          const clues =
+            key !== undefined
+              ? { keyId: key.id, forged, notSealed }
+              : id !== undefined
+                ? { wrongId }
+                : {};
           onEvent({
             event: 'gave-up',
             time: isoNow(),
@@ -300,7 +316,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
               attempts: n,
               elapsedMs,
               reason: lastSeen,
-              ...(key === undefined ? {} : { keyId: key.id }),
+              ...(key !== undefined ? { keyId: key.id } : id !== undefined ? { wrongId } : {}),
             }),
           );
         }, wait);
@@ -333,6 +349,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
           ignored++;
           if (reason === 'forged') forged++;
           else if (reason === 'not-sealed') notSealed++;
+          else if (reason === 'wrong-id') wrongId++;
           onEvent({ event: 'ignored', time: isoNow(), from, bytes: data.length, text, reason });
         };
         // In sealed mode a forgery stays a forgery after the reply came; in plain mode anything

@@ -20,7 +20,10 @@ export const ErrorCodes = {
   RESOLVE: 'UDPLAB_ERR_RESOLVE',
   /** A sealed datagram did not authenticate (or a key problem). */
   AUTH: 'UDPLAB_ERR_AUTH',
-  /** A key file is missing, unreadable, not a base64 256-bit key, or exists already (keygen without --force). */
+  /**
+   * A key file is missing, unreadable, not a regular file, too big, not a base64 256-bit key, or
+   * exists already (keygen without --force; a path that is not a regular file is never replaced).
+   */
   KEY: 'UDPLAB_ERR_KEY',
   /** A send failed for another reason. */
   SEND: 'UDPLAB_ERR_SEND',

@@ -31,6 +31,7 @@ export {
 } from './server-events.js';
 export {
   KEY_BYTES,
+  MAX_KEY_FILE_BYTES,
   SealKey,
   parseKey,
   readKeyFile,

@@ -5,8 +5,8 @@
  * lets two machines compare keys without showing them.
  */
 import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, rename, rm, stat, readFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCodes, UdplabError } from './errors.js';
 
@@ -85,19 +85,72 @@ export interface KeyFileInfo {
 }
 
 /**
- * Reads and parses a key file.
+ * The most bytes a key file may hold. A key file is one line of 45 bytes; the bound leaves room for
+ * white space (CRLF, a trailing blank line) and refuses anything else before reading it whole.
+ */
+export const MAX_KEY_FILE_BYTES = 4096;
+
+/** What a file that is not a regular file is, in words: `a FIFO (named pipe)`. */
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/** The KEY error for a key file that is not a regular file (see {@link readKeyFile}). */
+function notRegular(path: string, st: Stats): UdplabError {
+  return new UdplabError(
+    ErrorCodes.KEY,
+    `cannot read key file ${path}: it is ${fileKind(st)}, not a regular file`,
+  );
+}
+
+/**
+ * Reads and parses a key file. Only a regular file (or a symbolic link to one) is read, and only up
+ * to {@link MAX_KEY_FILE_BYTES}: the file is checked with stat(2) before it is opened, because
+ * opening a FIFO with no writer blocks for ever (in a libuv thread that not even a signal can
+ * free: test/key-files.test.ts), and opening a device can have effects of its own. It is then opened
+ * non-blocking and checked again through the open descriptor, so a file swapped in between cannot
+ * block either.
  * @example
  * const { key, tooOpen } = await readKeyFile('lab.key');
  * const server = await createServer({ host: '127.0.0.1', port: 1060, key });
- * @throws UdplabError KEY when the file is missing, unreadable or not a key.
+ * @throws UdplabError KEY when the file is missing, unreadable, not a regular file, larger than
+ * {@link MAX_KEY_FILE_BYTES} or not a key.
  */
 export async function readKeyFile(path: string): Promise<KeyFileInfo> {
   let text: string;
   let mode: number;
   try {
-    text = await readFile(path, 'utf8');
-    mode = (await stat(path)).mode;
+    const before = await stat(path);
+    if (!before.isFile()) throw notRegular(path, before);
+    if (before.size > MAX_KEY_FILE_BYTES) throw tooBig(path);
+    // O_NONBLOCK: a no-op for a regular file; for a FIFO swapped in since stat, open returns at once.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw notRegular(path, st);
+      if (st.size > MAX_KEY_FILE_BYTES) throw tooBig(path);
+      mode = st.mode;
+      // Read at most one byte past the bound: a file that grew after fstat is still caught.
+      const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+      let n = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+        if (n === buf.length) throw tooBig(path);
+      }
+      text = buf.toString('utf8', 0, n);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
+    if (err instanceof UdplabError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
@@ -121,6 +174,14 @@ export async function readKeyFile(path: string): Promise<KeyFileInfo> {
   return { key, tooOpen: process.platform !== 'win32' && (mode & 0o077) !== 0 };
 }
 
+/** The KEY error for a key file above {@link MAX_KEY_FILE_BYTES}. */
+function tooBig(path: string): UdplabError {
+  return new UdplabError(
+    ErrorCodes.KEY,
+    `cannot read key file ${path}: it is larger than ${String(MAX_KEY_FILE_BYTES)} bytes (a key file is one line of 45 bytes)`,
+  );
+}
+
 /** Options of {@link writeKeyFile}. */
 export interface WriteKeyOptions {
   /** Replace an existing file. Default false: an existing file is never overwritten. */
@@ -128,13 +189,17 @@ export interface WriteKeyOptions {
 }
 
 /**
- * Writes a key file readable and writable by its owner only (mode 0600).
- * @example
- * await writeKeyFile('lab.key', SealKey.generate()); // udplab keygen --out lab.key Without `force` the file
+ * Writes a key file readable and writable by its owner only (mode 0600). Without `force` the file
  * is created exclusively (O_EXCL), so an existing key is never lost; with `force` the key goes to a
  * new 0600 file beside it that then replaces it (rename is atomic, and the new file's mode does not
- * depend on the old one's).
- * @throws UdplabError KEY when the file exists (without `force`) or cannot be written.
+ * depend on the old one's). Only a regular file is ever replaced: a path that is a symbolic link, a
+ * FIFO, a socket or a device is refused, `force` or not (it is judged with lstat(2), so a link is
+ * never followed; before, `--force` renamed a file over /dev/full: test/key-files.test.ts).
+ * @example
+ * await writeKeyFile('lab.key', SealKey.generate()); // udplab keygen --out lab.key
+ * @throws TypeError when `path` is empty or a directory.
+ * @throws UdplabError KEY when the file exists (without `force`), is not a regular file, or cannot
+ * be written.
  */
 export async function writeKeyFile(
   path: string,
@@ -142,9 +207,15 @@ export async function writeKeyFile(
   options: WriteKeyOptions = {},
 ): Promise<void> {
   if (path.trim() === '') throw new TypeError('key file path must not be empty');
-  const existing = await stat(path).catch(() => undefined);
+  const existing = await lstat(path).catch(() => undefined);
   if (existing?.isDirectory()) {
     throw new TypeError(`${path} is a directory: give the path of the key file to write`);
+  }
+  if (existing !== undefined && !existing.isFile()) {
+    throw new UdplabError(
+      ErrorCodes.KEY,
+      `cannot write key file ${path}: it is ${fileKind(existing)}, not a regular file; not replacing it (remove it first, or choose another path)`,
+    );
   }
   const target = options.force
     ? join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)

@@ -96,6 +96,56 @@ test('--id: replies with a wrong or missing ID are ignored, the matching one acc
   assert.equal(r.ignored, 2);
 });
 
+test('--id and no reply carries the ID: gave-up and GaveUpError count the replies (wrongId)', async (t) => {
+  const peer = await rawSocket();
+  t.after(() => peer.close());
+  // The lab's Python server: answers every request, without echoing its ID.
+  peer.on('message', (_data, rinfo) => {
+    peer.send('I received from you a message of 3 bytes', rinfo.port, rinfo.address);
+  });
+  const events: ClientEvent[] = [];
+  await assert.rejects(
+    request({
+      host: '127.0.0.1',
+      port: peer.address().port,
+      id: '42',
+      timeoutMs: 50,
+      attempts: 2,
+      onEvent: (e) => events.push(e),
+    }),
+    (err: unknown) => {
+      assert.ok(err instanceof GaveUpError);
+      assert.equal(err.code, ErrorCodes.TIMEOUT);
+      assert.equal(err.details.wrongId, 2);
+      assert.match(err.message, /the server answered 2 times without the request's ID/);
+      return true;
+    },
+  );
+  const gaveUp = events.at(-1);
+  assert.ok(gaveUp?.event === 'gave-up');
+  assert.equal(gaveUp.wrongId, 2);
+
+  // With no reply at all the count is 0 (and the generic causes stand); without --id it is absent.
+  peer.removeAllListeners('message');
+  for (const id of ['42', undefined]) {
+    const quiet: ClientEvent[] = [];
+    await assert.rejects(
+      request({
+        host: '127.0.0.1',
+        port: peer.address().port,
+        ...(id === undefined ? {} : { id }),
+        timeoutMs: 10,
+        attempts: 1,
+        onEvent: (e) => quiet.push(e),
+      }),
+      GaveUpError,
+    );
+    const last = quiet.at(-1);
+    assert.ok(last?.event === 'gave-up');
+    assert.equal(last.wrongId, id === undefined ? undefined : 0);
+  }
+});
+
 test('against a server that drops everything: exactly the scheduled transmissions, then gave-up', async (t) => {
   const server = await createServer({ host: '127.0.0.1', dropProbability: 1 });
   t.after(() => server.close());

@@ -108,3 +108,25 @@ test('udplab client and a seeded series keep working against the Python server',
   });
   assert.equal(s.answered, 3);
 });
+
+test('udplab client --id against the Python server (it does not echo IDs): gave-up says it answered without the ID', async (t) => {
+  const py = spawnCollect('python3', ['-u', fixture('lab_server.py'), '127.0.0.1', '0']);
+  t.after(() => py.child.kill());
+  const port = String((await py.waitFor(/Listening at 127\.0\.0\.1 (\d+)/))[1]);
+  const args = ['client', '127.0.0.1', port, '--id', '--timeout', '0.05', '--attempts', '2'];
+  const human = await runCli(args);
+  assert.equal(human.code, 1);
+  assert.equal(human.stdout.text.match(/\(wrong-id\): "I received from you/g)?.length, 2);
+  assert.match(
+    human.stdout.text,
+    /Cannot receive data from server: no reply with this request's ID after 2 attempts over [\d.]+ m?s \(2 without it\)\.\nLikely cause:\n {2}- the server answered without the request's ID \(2 ignored as wrong-id\): it does not echo request IDs \(the lab's Python server does not\); run the client without --id, or use udplab server, which echoes them\n$/,
+  );
+  assert.doesNotMatch(human.stdout.text, /not running|lost on the way|firewall/);
+
+  const json = await runCli([...args, '--json']);
+  assert.equal(json.code, 1);
+  const gaveUp = json.stdout.events().at(-1);
+  assert.equal(gaveUp?.event, 'gave-up');
+  assert.equal(gaveUp.wrongId, 2);
+  assert.equal(gaveUp.keyId, undefined);
+});

@@ -13,7 +13,7 @@ import { requestSeries, type SeriesSummaryEvent } from '../series.js';
 import { ErrorCodes, UdplabError, UsageError } from '../errors.js';
 import { isValidId } from '../wire/text.js';
 import { openOutput, type CommandContext } from './context.js';
-import { ep, formatMs, quote, type Colors } from './output.js';
+import { clip, ep, formatMs, plural, quote, type Colors } from './output.js';
 
 const GIVE_UP_CAUSES = [
   'the server is not running (or crashed)',
@@ -33,8 +33,18 @@ function giveUpCauses(e: GaveUpEvent): string[] {
     return [
       '  - nothing listens at that address and port: the server is not running (or crashed), or the address or port is wrong',
     ];
+  // Replies came, none with the request's ID: the server runs, is reachable, and ignores IDs.
+  if (noEcho(e))
+    return [
+      `  - the server answered without the request's ID (${String(e.wrongId)} ignored as wrong-id): it does not echo request IDs (the lab's Python server does not); run the client without --id, or use udplab server, which echoes them`,
+    ];
   const generic = e.keyId === undefined ? [...GIVE_UP_CAUSES, SEALED_SERVER_CAUSE] : GIVE_UP_CAUSES;
   return [...keyCauses(e), ...generic.map((x) => `  - ${x}`)];
+}
+
+/** True when a plain client with `--id` got replies, but none with its ID. */
+function noEcho(e: GaveUpEvent): boolean {
+  return e.keyId === undefined && (e.wrongId ?? 0) > 0;
 }
 
 /** The key-mismatch causes a sealed client lists first when it gives up. */
@@ -47,7 +57,9 @@ function keyCauses(e: GaveUpEvent): string[] {
     );
   lines.push(
     `  - a key mismatch: this client's key ID is ${e.keyId}; a sealed server with another key answers nothing` +
-      ((e.forged ?? 0) > 0 ? ` (${String(e.forged)} replies did not authenticate)` : '') +
+      ((e.forged ?? 0) > 0
+        ? ` (${plural(e.forged ?? 0, 'reply', 'replies')} did not authenticate)`
+        : '') +
       ' — compare with the key ID on the server’s "Sealed:" line',
   );
   return lines;
@@ -62,7 +74,7 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
         ? `The OS assigned this client the address ${c.bold(ep(e))} (all addresses: the socket is not connected, anyone can send to it)`
         : `The OS assigned this client the address ${c.bold(ep(e))}`;
     case 'sent': {
-      const what = e.sealed ? `${e.bytes} sealed bytes` : `${e.bytes} bytes`;
+      const what = e.sealed ? plural(e.bytes, 'sealed byte') : plural(e.bytes, 'byte');
       return e.attempt === 1
         ? `Sent ${what} to ${ep(e.to)}${e.id === undefined ? '' : ` with request ID ${e.id}`}`
         : c.yellow(`Retransmission: attempt ${e.attempt}, sent ${what} to ${ep(e.to)}`);
@@ -84,23 +96,29 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
       const who = e.fromServer
         ? `The server ${ep(e.from)}`
         : c.red(`NOT the server: ${ep(e.from)}`);
-      const tries = e.attempt === 1 ? '1 attempt' : `${e.attempt} attempts`;
-      return `${who} replied ${quote(e.text)} (rtt ${formatMs(e.rttMs)}, ${tries}${e.sealed ? ', sealed and authenticated' : ''})`;
+      return `${who} replied ${quote(clip(e.text))} (rtt ${formatMs(e.rttMs)}, ${plural(e.attempt, 'attempt')}${e.sealed ? ', sealed and authenticated' : ''})`;
     }
     case 'ignored':
-      return c.dim(`Ignored ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): ${quote(e.text)}`);
-    case 'gave-up':
+      return c.dim(
+        `Ignored ${plural(e.bytes, 'byte')} from ${ep(e.from)} (${e.reason}): ${quote(clip(e.text))}`,
+      );
+    case 'gave-up': {
+      const tries = plural(e.attempts, 'attempt');
+      const head =
+        e.reason !== 'refused' && noEcho(e)
+          ? `Cannot receive data from server: no reply with this request's ID after ${tries} over ${formatMs(e.elapsedMs)} (${String(e.wrongId)} without it).`
+          : `Cannot receive data from server: no reply after ${tries} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`;
+      const causes = giveUpCauses(e);
       return [
-        c.red(
-          `Cannot receive data from server: no reply after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`,
-        ),
-        'Likely causes:',
-        ...giveUpCauses(e),
+        c.red(head),
+        causes.length === 1 ? 'Likely cause:' : 'Likely causes:',
+        ...causes,
       ].join('\n');
+    }
     case 'summary': {
       const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
       return [
-        `${e.sent} requests sent, ${e.answered} answered, ${e.failed} failed, ${e.lossPercent.toFixed(1)}% loss, ${e.retransmissions} retransmissions${e.duplicates ? `, ${e.duplicates} late duplicates` : ''}`,
+        `${plural(e.sent, 'request')} sent, ${e.answered} answered, ${e.failed} failed, ${e.lossPercent.toFixed(1)}% loss, ${plural(e.retransmissions, 'retransmission')}${e.duplicates ? `, ${plural(e.duplicates, 'late duplicate')}` : ''}`,
         `rtt min/avg/max/mdev = ${f(e.rttMinMs)}/${f(e.rttAvgMs)}/${f(e.rttMaxMs)}/${f(e.rttMdevMs)} ms, p50 ${f(e.rttP50Ms)} ms, p99 ${f(e.rttP99Ms)} ms`,
       ].join('\n');
     }

@@ -31,10 +31,14 @@ export function defineKeygen(cmd: Command, ctx: CommandContext): void {
         .description(
           'make a new random 256-bit key for sealed datagrams (server and client --key-file).\n' +
             'The key is one line of base64. With --out it goes to a file only you can read (mode 0600),\n' +
-            'never overwriting an existing one without --force; without --out it is printed on stdout.',
+            'never overwriting an existing one without --force, nor anything but a regular file\n' +
+            '(a symbolic link, a FIFO, a device) even with it; without --out it is printed on stdout.',
         )
         .option('-o, --out <file>', 'write the key to FILE (mode 0600) instead of stdout')
-        .option('-f, --force', 'replace FILE if it exists (the old key is lost)'),
+        .option(
+          '-f, --force',
+          'replace FILE if it exists (the old key is lost); only a regular file is replaced',
+        ),
     ),
     [
       'udplab keygen --out lab.key',

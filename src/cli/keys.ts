@@ -1,10 +1,10 @@
-/** Loading `--key-file` for the commands that take one (server, client, demo). */
+/** Loading `--key-file` for the commands that take one (server, client, bench, demo). */
 import { readKeyFile, type SealKey } from '../keys.js';
 import type { CommandContext } from './context.js';
 
 /**
  * Reads the key file named by `--key-file`, warning on stderr when others may read it.
- * @throws UdplabError KEY (exit 1) when the file is missing or not a key.
+ * @throws UdplabError KEY (exit 1) when the file is missing, not a regular file, too big or not a key.
  */
 export async function loadKeyOption(
   ctx: CommandContext,

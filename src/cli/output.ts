@@ -131,6 +131,40 @@ export function quote(text: string): string {
   return text.includes('"') ? `"${text.replaceAll('"', '\\"')}"` : `"${text}"`;
 }
 
+/** The most characters of a payload a human line shows (JSON events carry it whole). */
+export const SHOWN_CHARS = 200;
+
+/**
+ * A long payload's display text (wire/escape.ts) cut for a terminal line: at most its first
+ * {@link SHOWN_CHARS} characters, then `…`. The cut never splits an escape (`\x0…` would misread
+ * as a byte) or a surrogate pair; a cut escape is left out whole.
+ */
+export function clip(text: string): string {
+  if (text.length <= SHOWN_CHARS) return text;
+  let end = 0;
+  for (;;) {
+    const code = text.charCodeAt(end);
+    const step =
+      code === 0x5c // `\`: `\\`, `\n`, `\r`, `\t` take 2, `\xNN` 4, `\uNNNN` 6
+        ? text[end + 1] === 'x'
+          ? 4
+          : text[end + 1] === 'u'
+            ? 6
+            : 2
+        : code >= 0xd800 && code <= 0xdbff
+          ? 2
+          : 1;
+    if (end + step > SHOWN_CHARS) break;
+    end += step;
+  }
+  return `${text.slice(0, end)}…`;
+}
+
+/** A count and its noun, in the singular for 1: `1 request`, `2 requests`, `0 bytes`. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${String(n)} ${n === 1 ? one : many}`;
+}
+
 /** A count for people, with thousands separators: `5,122,830`. */
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');

@@ -5,7 +5,7 @@ import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, formatCount, quote, type Colors } from './output.js';
+import { clip, ep, formatCount, quote, type Colors } from './output.js';
 import { loadKeyOption } from './keys.js';
 import {
   backendChoice,
@@ -45,14 +45,6 @@ function bindingHint(address: string): string {
   if (address.startsWith('127.') || address === '::1')
     return 'loopback only: other machines cannot reach it';
   return 'this interface only: datagrams to the machine’s other addresses are not delivered here';
-}
-
-/** The most characters of a payload a human line shows (JSON events carry it whole). */
-const SHOWN_CHARS = 200;
-
-/** A long payload cut for a terminal line: `first 200 characters…`. */
-function clip(text: string): string {
-  return text.length <= SHOWN_CHARS ? text : `${text.slice(0, SHOWN_CHARS)}…`;
 }
 
 /** Human lines for the server's events. */
