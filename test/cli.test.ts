@@ -460,6 +460,11 @@ test('server: a long payload is cut in the human line (whole in JSON); bad libra
   );
   assert.ok(line !== undefined && line.length < 300, line);
   assert.match(line, /y…" \(3000 bytes\)$/);
+  const one = renderServer(
+    { event: 'message', time: '', from: { address: '::1', port: 1 }, bytes: 1, text: 'y' } as never,
+    pc,
+  );
+  assert.equal(one, 'The client at [::1]:1 says "y" (1 byte)');
   for (const port of [70000, -1, 1.5]) {
     await assert.rejects(createServer({ host: '127.0.0.1', port }), RangeError);
   }

@@ -12,7 +12,7 @@ import {
 import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, formatCount, type Colors } from './output.js';
+import { ep, formatCount, plural, type Colors } from './output.js';
 import { backendChoice, decimal, intUpTo, secondsFromTo, secondsOrZeroUpTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
@@ -20,8 +20,7 @@ import { InvalidArgumentError } from 'commander';
 const int = (n: number): string => formatCount(Math.round(n));
 const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 /** `1 request`, `2 requests`, `1,000 requests`. */
-const count = (n: number, one: string, many = `${one}s`): string =>
-  `${int(n)} ${n === 1 ? one : many}`;
+const count = (n: number, one: string, many?: string): string => plural(n, one, many, int);
 /** A rate as given: `20,000`, `0.5`, `2.25` (up to three decimals, as --rate takes them). */
 const rateText = (r: number): string => r.toLocaleString('en-US', { maximumFractionDigits: 3 });
 

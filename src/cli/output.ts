@@ -160,9 +160,17 @@ export function clip(text: string): string {
   return `${text.slice(0, end)}…`;
 }
 
-/** A count and its noun, in the singular for 1: `1 request`, `2 requests`, `0 bytes`. */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${String(n)} ${n === 1 ? one : many}`;
+/**
+ * A count and its noun, in the singular for 1: `1 request`, `2 requests`, `0 bytes`.
+ * @param show - how the number is written (default as is; formatCount for `1,000 requests`).
+ */
+export function plural(
+  n: number,
+  one: string,
+  many = `${one}s`,
+  show: (n: number) => string = String,
+): string {
+  return `${show(n)} ${n === 1 ? one : many}`;
 }
 
 /** A count for people, with thousands separators: `5,122,830`. */

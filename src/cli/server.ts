@@ -5,7 +5,7 @@ import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { clip, ep, formatCount, quote, type Colors } from './output.js';
+import { clip, ep, formatCount, plural, quote, type Colors } from './output.js';
 import { loadKeyOption } from './keys.js';
 import {
   backendChoice,
@@ -57,13 +57,15 @@ export function renderServer(event: BaseEvent, c: Colors): string | undefined {
       return extra === undefined ? line : `${line}\n${extra}`;
     }
     case 'message':
-      return `The client at ${c.cyan(ep(e.from))} says ${quote(clip(e.text))} (${e.bytes} bytes${e.id === undefined ? '' : `, id ${e.id}`}${e.sealed ? `, sealed, attempt ${String(e.attempt)}` : ''})`;
+      return `The client at ${c.cyan(ep(e.from))} says ${quote(clip(e.text))} (${plural(e.bytes, 'byte')}${e.id === undefined ? '' : `, id ${e.id}`}${e.sealed ? `, sealed, attempt ${String(e.attempt)}` : ''})`;
     case 'rejected':
-      return c.yellow(`Rejected ${e.bytes} bytes from ${ep(e.from)} (${e.reason}): no reply`);
+      return c.yellow(
+        `Rejected ${plural(e.bytes, 'byte')} from ${ep(e.from)} (${e.reason}): no reply`,
+      );
     case 'retransmission':
       return `Retransmission ${e.attempt} of request ${e.id} from ${ep(e.from)}: sending the same sealed reply again`;
     case 'rate-limited':
-      return c.yellow(`Rate limit: no reply to ${e.bytes} bytes from ${ep(e.from)}`);
+      return c.yellow(`Rate limit: no reply to ${plural(e.bytes, 'byte')} from ${ep(e.from)}`);
     case 'dropped':
       return c.yellow(`Dropped packet from ${ep(e.from)}`);
     case 'summary': {
