@@ -128,3 +128,22 @@ test('client: singular counts (1 request sent, 1 retransmission, 1 late duplicat
     /^2 requests sent, 2 answered, 0 failed, 0\.0% loss, 1 retransmission, 1 late duplicate$/m,
   );
 });
+
+test('client give-up: a sealed client answered in plain text is told that, not that the server is down', async () => {
+  const { renderClient } = await import('../src/cli/client-action.js');
+  const pc = (await import('picocolors')).default.createColors(false);
+  const base = { event: 'gave-up', time: '', code: 'UDPLAB_ERR_TIMEOUT', attempts: 5 };
+  const plain = renderClient(
+    { ...base, reason: 'timeout', elapsedMs: 3100, keyId: 'k1', forged: 0, notSealed: 3 } as never,
+    pc,
+  );
+  assert.match(plain ?? '', /Likely cause:\n {2}- the server answered in plain text \(3 ignored\)/);
+  assert.doesNotMatch(plain ?? '', /not running/);
+  // Nothing came back at all: the usual causes, the key mismatch first.
+  const silent = renderClient(
+    { ...base, reason: 'timeout', elapsedMs: 3100, keyId: 'k1', forged: 0, notSealed: 0 } as never,
+    pc,
+  );
+  assert.match(silent ?? '', /Likely causes:\n {2}- a key mismatch: this client's key ID is k1/);
+  assert.match(silent ?? '', /not running/);
+});

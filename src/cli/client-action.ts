@@ -33,6 +33,11 @@ function giveUpCauses(e: GaveUpEvent): string[] {
     return [
       '  - nothing listens at that address and port: the server is not running (or crashed), or the address or port is wrong',
     ];
+  // A sealed client got plain-text answers: the server runs and is reachable, without a key.
+  if (e.keyId !== undefined && (e.notSealed ?? 0) > 0)
+    return [
+      `  - the server answered in plain text (${String(e.notSealed)} ignored): it runs without --key-file; start it with --key-file and this key, or run the client without it`,
+    ];
   // Replies came, none with the request's ID: the server runs, is reachable, and ignores IDs.
   if (noEcho(e))
     return [
@@ -50,19 +55,13 @@ function noEcho(e: GaveUpEvent): boolean {
 /** The key-mismatch causes a sealed client lists first when it gives up. */
 function keyCauses(e: GaveUpEvent): string[] {
   if (e.keyId === undefined) return [];
-  const lines: string[] = [];
-  if ((e.notSealed ?? 0) > 0)
-    lines.push(
-      `  - the server answered in plain text (${String(e.notSealed)} ignored): it runs without --key-file`,
-    );
-  lines.push(
+  return [
     `  - a key mismatch: this client's key ID is ${e.keyId}; a sealed server with another key answers nothing` +
       ((e.forged ?? 0) > 0
         ? ` (${plural(e.forged ?? 0, 'reply', 'replies')} did not authenticate)`
         : '') +
       ' — compare with the key ID on the server’s "Sealed:" line',
-  );
-  return lines;
+  ];
 }
 
 /** Human lines for the client's events. */
