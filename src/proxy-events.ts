@@ -155,6 +155,10 @@ export interface ProxySummaryEvent extends BaseEvent, ProxyReport {
   event: 'summary';
 }
 
+/** The events about one datagram. */
+export type DatagramEvent =
+  ForwardedEvent | SendFailedEvent | LostEvent | DuplicatedEvent | ReorderedEvent | CorruptedEvent;
+
 /** Every event of the proxy. */
 export type ProxyEvent =
   | ProxyListeningEvent

@@ -11,6 +11,7 @@ import { formatEndpoint, isoNow } from './events.js';
 import type {
   ClientAddedEvent,
   ClientEvictedEvent,
+  DatagramEvent,
   RefusedEvent,
   SendFailure,
 } from './proxy-events.js';
@@ -37,6 +38,8 @@ interface Session extends Upstream {
   closed: boolean;
   /** Datagrams released before the socket finished connecting (a few ms). */
   pending: PendingSend[];
+  /** Events of the client's datagrams that wait for its `client-added` (the socket connecting). */
+  held: DatagramEvent[];
 }
 
 const EVICTED: SendFailure = { reason: 'evicted' };
@@ -47,8 +50,9 @@ function errno(err: Error): string {
   return (err as NodeJS.ErrnoException).code ?? 'ERR';
 }
 
-/** Events of the upstream side. */
-export type UpstreamEvent = ClientAddedEvent | ClientEvictedEvent | RefusedEvent | ErrorEvent;
+/** Events of the upstream side, and the datagram events it orders after `client-added`. */
+export type UpstreamEvent =
+  ClientAddedEvent | ClientEvictedEvent | RefusedEvent | ErrorEvent | DatagramEvent;
 
 /** Options of an {@link UpstreamTable}. */
 export interface UpstreamOptions {
@@ -58,6 +62,11 @@ export interface UpstreamOptions {
   idleTimeoutMs: number;
   /** Datagrams kept over all clients while their sockets connect. */
   pendingLimit: number;
+  /**
+   * Datagram events held, over all clients, until their client's `client-added`; beyond, they
+   * are emitted at once (before it).
+   */
+  heldEventLimit: number;
   /** Datagrams waiting in a socket's send queue beyond which sends are dropped. */
   sendQueueLimit: number;
   now: () => number;
@@ -75,6 +84,7 @@ export class UpstreamTable {
   readonly #o: UpstreamOptions;
   readonly #table: SessionTable<Session>;
   #pending = 0;
+  #held = 0;
 
   constructor(options: UpstreamOptions) {
     this.#o = options;
@@ -93,6 +103,21 @@ export class UpstreamTable {
   get(client: Endpoint, now: number): Upstream {
     const key = `${client.address}|${client.port}`;
     return this.#table.touch(key, now) ?? this.#open(key, { ...client }, now);
+  }
+
+  /**
+   * Emits an event about a datagram of `upstream`'s client after that client's `client-added`:
+   * at once when it is out (or never will be), else once the socket has connected, a few ms
+   * later. The decisions about a datagram are taken when it arrives, before that.
+   */
+  emitFor(upstream: Upstream, event: DatagramEvent): void {
+    const s = upstream as Session;
+    if (s.ready || s.closed || !this.#o.clientEvents || this.#held >= this.#o.heldEventLimit) {
+      this.#o.onEvent(event);
+    } else {
+      s.held.push(event);
+      this.#held++;
+    }
   }
 
   /**
@@ -147,6 +172,13 @@ export class UpstreamTable {
     }
   }
 
+  /** Emits the events held for the client's `client-added`, in order. */
+  #release(s: Session): void {
+    if (s.held.length === 0) return;
+    this.#held -= s.held.length;
+    for (const e of s.held.splice(0)) this.#o.onEvent(e);
+  }
+
   readonly #evict = (s: Session, reason: EvictReason): void => {
     if (s.closed) return;
     const pending = this.#close(s);
@@ -162,6 +194,7 @@ export class UpstreamTable {
   #close(s: Session): PendingSend[] {
     if (s.closed) return [];
     s.closed = true;
+    this.#release(s); // a socket that never connected: no `client-added`, but keep its events
     this.#pending -= s.pending.length;
     const pending = s.pending.splice(0);
     s.socket.close();
@@ -171,7 +204,15 @@ export class UpstreamTable {
   #open(key: string, client: Endpoint, now: number): Session {
     const o = this.#o;
     const socket = dgram.createSocket(o.family);
-    const s: Session = { key, client, socket, ready: false, closed: false, pending: [] };
+    const s: Session = {
+      key,
+      client,
+      socket,
+      ready: false,
+      closed: false,
+      pending: [],
+      held: [],
+    };
     // Without an 'error' listener a dgram socket crashes the process on the first error.
     // Every send has its callback, so what reaches here is not a failed send but an error the
     // kernel reports for the path (ICMP), or a failed connect.
@@ -202,6 +243,7 @@ export class UpstreamTable {
           upstream: { address: local.address, port: local.port },
         });
       }
+      this.#release(s);
       this.#pending -= s.pending.length;
       for (const p of s.pending.splice(0)) this.#send(s, p.data, p.done);
     });

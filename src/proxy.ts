@@ -195,10 +195,14 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   let closing: Promise<void> | undefined;
 
   // ---- events --------------------------------------------------------------------------
+  // Every datagram event goes through the upstream table, which holds those of a new client
+  // until its `client-added` is out (its socket connects a few ms after the first datagram).
   const decisions =
     (direction: Direction) =>
     (e: LinkEvent<Upstream>): void => {
-      if (perDatagram) onEvent(decisionEvent(direction, e.route.client, e, isoNow()));
+      if (perDatagram) {
+        upstreams.emitFor(e.route, decisionEvent(direction, e.route.client, e, isoNow()));
+      }
     };
   const onUpDecision = decisions('up');
   const onDownDecision = decisions('down');
@@ -210,6 +214,8 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     maxClients,
     idleTimeoutMs,
     pendingLimit,
+    // Up to four events a datagram (duplicated, corrupted twice, reordered), for `pendingLimit` of them.
+    heldEventLimit: 4 * pendingLimit,
     sendQueueLimit,
     now,
     onReply: (u, data) => {
@@ -229,12 +235,16 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     (failure: SendFailure | null): void => {
       if (closing) return;
       if (failure === null) {
-        if (perDatagram) onEvent(forwardedEvent(direction, d.route.client, d, isoNow()));
+        if (perDatagram) {
+          upstreams.emitFor(d.route, forwardedEvent(direction, d.route.client, d, isoNow()));
+        }
         return;
       }
       failed[direction].count++;
       failed[direction].delayTotalMs += d.delayMs;
-      if (perDatagram) onEvent(sendFailedEvent(direction, d, to, failure, isoNow()));
+      if (perDatagram) {
+        upstreams.emitFor(d.route, sendFailedEvent(direction, d, to, failure, isoNow()));
+      }
     };
   const deliverUp = (d: Delivery<Upstream>): void => {
     upstreams.send(d.route, d.data, sent('up', d, targetEp));

@@ -377,6 +377,40 @@ test('human output: the start line says what is in force; --stats prints totals'
   assert.match(stdout.text, /Summary after .*\n {2}up {3}\(client → server\): 1 in/);
 });
 
+test('human output: "New client" comes before the first line of its first datagram', async (t) => {
+  const peer = await echo(t);
+  const ac = new AbortController();
+  const stdout = new Capture();
+  const argv = [
+    'proxy',
+    '-l',
+    '127.0.0.1:0',
+    '-t',
+    `127.0.0.1:${peer.address().port}`,
+    '--loss',
+    '1',
+  ];
+  const run = runCli(argv, { signal: ac.signal, stdout });
+  t.after(async () => {
+    ac.abort();
+    await run;
+  });
+  const port = Number(
+    (await until(() => /Proxy listening at 127\.0\.0\.1:(\d+)/.exec(stdout.text) ?? undefined))[1],
+  );
+  const c = await clientSocket(t);
+  c.send('hello', port, '127.0.0.1');
+  await until(() =>
+    /LOST/.test(stdout.text) && /New client/.test(stdout.text) ? true : undefined,
+  );
+  ac.abort();
+  assert.equal((await run).code, 0);
+  const lines = stdout.text.split('\n');
+  const added = lines.findIndex((l) => l.startsWith('New client 127.0.0.1:'));
+  const lost = lines.findIndex((l) => / #1 5 bytes LOST \(loss\)$/.test(l));
+  assert.ok(added >= 0 && lost > added, stdout.text);
+});
+
 test('the lab’s Python server behind a real proxy process works unchanged', async (t) => {
   const py = spawnCollect('python3', ['-u', fixture('lab_server.py'), '127.0.0.1', '0']);
   t.after(() => py.child.kill());
