@@ -48,7 +48,7 @@ export interface ProxyOptions {
   maxClients?: number;
   /** Emit a `stats` event this often. Default never. */
   statsIntervalMs?: number;
-  /** Emit per-datagram and per-client events (`forwarded`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
+  /** Emit per-datagram and per-client events (`forwarded`, `send-failed`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
   perDatagramEvents?: boolean;
   /** Datagrams waiting in a socket's send queue beyond which sends are dropped and counted. Default 1024. */
   sendQueueLimit?: number;
@@ -214,7 +214,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     maxClients,
     idleTimeoutMs,
     pendingLimit,
-    // Up to four events a datagram (duplicated, corrupted twice, reordered), for `pendingLimit` of them.
+    // A few events a datagram (duplicated, corrupted, …) for `pendingLimit` datagrams; past it, at once.
     heldEventLimit: 4 * pendingLimit,
     sendQueueLimit,
     now,
