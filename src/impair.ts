@@ -37,7 +37,7 @@ export interface ImpairmentSpec {
   lossBurst?: GilbertElliottParams;
   /** Base one-way delay, ms. Default 0. */
   delayMs?: number;
-  /** Jitter around the delay, ms: the half-width (uniform) or the standard deviation (normal). Default 0. */
+  /** Jitter around the delay, ms: the half-width (uniform) or the standard deviation (normal). Default 0; needs `delayMs` > 0. */
   jitterMs?: number;
   /** Default `uniform` (netem's default without a distribution table). */
   jitterDistribution?: JitterDistribution;
@@ -53,7 +53,7 @@ export interface ImpairmentSpec {
   corrupt?: number;
   /** Bottleneck rate in bits per second (token bucket). Default unlimited. */
   rateBitsPerSecond?: number;
-  /** Token bucket depth in bytes. Default 0 (netem's pacing: datagrams leave back to back). */
+  /** Token bucket depth in bytes. Default 0 (netem's pacing: datagrams leave back to back); above 0 it needs `rateBitsPerSecond`. */
   burstBytes?: number;
   /** At most this many datagrams held in the direction (delayed, paced or held back); more are dropped. Default 1000 (netem's `limit`). */
   queueLimit?: number;
@@ -99,7 +99,9 @@ function nonNegative(v: number | undefined, name: string): void {
 }
 
 /**
- * Validates a spec. @throws RangeError or TypeError naming the field.
+ * Validates a spec: each field in its range, one loss model at most, no `burstBytes` without
+ * `rateBitsPerSecond` and no `jitterMs` without a `delayMs` above 0.
+ * @throws RangeError or TypeError naming the field.
  */
 export function checkImpairments(spec: ImpairmentSpec): void {
   probability(spec.loss, 'loss');
@@ -133,6 +135,17 @@ export function checkImpairments(spec: ImpairmentSpec): void {
     throw new RangeError('rateBitsPerSecond must be a positive number');
   }
   nonNegative(spec.burstBytes, 'burstBytes');
+  // A depth without a rate would be ignored, and jitter around no delay would lose the half of
+  // its range below 0 to clipping: both are mistakes, not impairments (netem has no jitter
+  // without a delay either: `delay TIME [JITTER]`).
+  if ((spec.burstBytes ?? 0) > 0 && spec.rateBitsPerSecond === undefined) {
+    throw new RangeError(
+      'burstBytes needs rateBitsPerSecond: a bucket depth without a rate does nothing',
+    );
+  }
+  if ((spec.jitterMs ?? 0) > 0 && !((spec.delayMs ?? 0) > 0)) {
+    throw new RangeError('jitterMs needs delayMs > 0 to vary around');
+  }
   if (
     spec.queueLimit !== undefined &&
     !(Number.isInteger(spec.queueLimit) && spec.queueLimit >= 1)

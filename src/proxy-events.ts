@@ -20,12 +20,40 @@ export interface ProxyDatagramEvent extends BaseEvent {
   bytes: number;
 }
 
-/** `forwarded`: a datagram (or a duplicate copy) left the proxy. */
+/**
+ * `forwarded`: a datagram (or a duplicate copy) left the proxy: its socket sent it. One that could
+ * not be sent gets `send-failed` instead.
+ */
 export interface ForwardedEvent extends ProxyDatagramEvent {
   event: 'forwarded';
   /** Time it spent inside the proxy, ms (delay, jitter, rate, hold-back). */
   delayMs: number;
   /** True for the extra copy of a duplicated datagram. */
+  copy: boolean;
+}
+
+/**
+ * Why a released datagram could not be sent: `socket` (the socket refused it: `code` says why,
+ * e.g. EMSGSIZE when it is too big for the other side's family), `evicted` (its client was
+ * forgotten while it was inside), `send-queue-full` (`sendQueueLimit` datagrams already waited in
+ * the socket's send queue), `connect-queue-full` (`pendingLimit` datagrams already waited for new
+ * clients' upstream sockets to connect).
+ */
+export type SendFailReason = 'socket' | 'evicted' | 'send-queue-full' | 'connect-queue-full';
+
+/**
+ * `send-failed`: a datagram (or its duplicate, `copy`) left the link but not the proxy; it gets
+ * this event instead of `forwarded`.
+ */
+export interface SendFailedEvent extends ProxyDatagramEvent {
+  event: 'send-failed';
+  /** Where it was going: the server (`up`) or the client (`down`). */
+  to: Endpoint;
+  reason: SendFailReason;
+  /** The socket's error code when `reason` is `socket` (EMSGSIZE, ENOBUFS, ECONNREFUSED, …). */
+  code?: string;
+  /** Time it spent inside the proxy before the attempt, ms. */
+  delayMs: number;
   copy: boolean;
 }
 
@@ -95,7 +123,7 @@ export interface ProxyListeningEvent extends BaseEvent {
 export interface DirectionStats extends Omit<LinkCounters, 'delayTotalMs'> {
   /** Mean time inside the proxy of the forwarded datagrams, ms; null before the first. */
   delayMeanMs: number | null;
-  /** Sends that failed (socket error, full send queue, client evicted meanwhile). */
+  /** Datagrams that left the link but could not be sent (each had a `send-failed` event). */
   sendFailed: number;
 }
 
@@ -127,10 +155,15 @@ export interface ProxySummaryEvent extends BaseEvent, ProxyReport {
   event: 'summary';
 }
 
+/** The events about one datagram. */
+export type DatagramEvent =
+  ForwardedEvent | SendFailedEvent | LostEvent | DuplicatedEvent | ReorderedEvent | CorruptedEvent;
+
 /** Every event of the proxy. */
 export type ProxyEvent =
   | ProxyListeningEvent
   | ForwardedEvent
+  | SendFailedEvent
   | LostEvent
   | DuplicatedEvent
   | ReorderedEvent
@@ -181,11 +214,54 @@ export function forwardedEvent(
   };
 }
 
-/** The report of one direction from its link's counters. */
-export function directionStats(c: Readonly<LinkCounters>, sendFailed: number): DirectionStats {
+/** The `send-failed` event of a datagram that left the link but could not be sent. */
+export function sendFailedEvent(
+  direction: Direction,
+  d: Delivery<{ readonly client: Endpoint }>,
+  to: Endpoint,
+  failure: SendFailure,
+  time: string,
+): SendFailedEvent {
+  return {
+    event: 'send-failed',
+    time,
+    direction,
+    client: d.route.client,
+    seq: d.seq,
+    bytes: d.data.length,
+    to,
+    reason: failure.reason,
+    ...(failure.code === undefined ? {} : { code: failure.code }),
+    delayMs: d.delayMs,
+    copy: d.copy,
+  };
+}
+
+/** Why one send failed. */
+export interface SendFailure {
+  reason: SendFailReason;
+  code?: string;
+}
+
+/** The datagrams of a direction that left its link but not the proxy. */
+export interface SendFailures {
+  count: number;
+  /** Their time inside, ms: taken out of the mean delay of the forwarded ones. */
+  delayTotalMs: number;
+}
+
+/**
+ * The report of one direction from its link's counters. The link counts a datagram as forwarded
+ * when it leaves the link; the ones the socket then could not send are taken out again.
+ */
+export function directionStats(
+  c: Readonly<LinkCounters>,
+  failed: Readonly<SendFailures>,
+): DirectionStats {
+  const forwarded = c.forwarded - failed.count;
   return {
     received: c.received,
-    forwarded: c.forwarded,
+    forwarded,
     lost: c.lost,
     lostRandom: c.lostRandom,
     lostBlackout: c.lostBlackout,
@@ -194,9 +270,9 @@ export function directionStats(c: Readonly<LinkCounters>, sendFailed: number): D
     reordered: c.reordered,
     corrupted: c.corrupted,
     outOfOrder: c.outOfOrder,
-    delayMeanMs: c.forwarded > 0 ? c.delayTotalMs / c.forwarded : null,
+    delayMeanMs: forwarded > 0 ? (c.delayTotalMs - failed.delayTotalMs) / forwarded : null,
     queued: c.queued,
     queuePeak: c.queuePeak,
-    sendFailed,
+    sendFailed: failed.count,
   };
 }

@@ -7,8 +7,14 @@ import dgram from 'node:dgram';
 import type { Family } from './address.js';
 import { isErrno } from './errors.js';
 import type { Endpoint, ErrorEvent, EventSink } from './events.js';
-import { isoNow } from './events.js';
-import type { ClientAddedEvent, ClientEvictedEvent, RefusedEvent } from './proxy-events.js';
+import { formatEndpoint, isoNow } from './events.js';
+import type {
+  ClientAddedEvent,
+  ClientEvictedEvent,
+  DatagramEvent,
+  RefusedEvent,
+  SendFailure,
+} from './proxy-events.js';
 import { SessionTable, type EvictReason } from './session-table.js';
 
 /** One client's upstream socket. */
@@ -17,17 +23,36 @@ export interface Upstream {
   readonly client: Endpoint;
 }
 
+/** Called once for every datagram given to {@link UpstreamTable.send}: null when it was sent. */
+export type SendDone = (failure: SendFailure | null) => void;
+
+interface PendingSend {
+  data: Uint8Array;
+  done: SendDone;
+}
+
 interface Session extends Upstream {
   readonly key: string;
   readonly socket: dgram.Socket;
   ready: boolean;
   closed: boolean;
   /** Datagrams released before the socket finished connecting (a few ms). */
-  pending: Uint8Array[];
+  pending: PendingSend[];
+  /** Events of the client's datagrams that wait for its `client-added` (the socket connecting). */
+  held: DatagramEvent[];
 }
 
-/** Events of the upstream side. */
-export type UpstreamEvent = ClientAddedEvent | ClientEvictedEvent | RefusedEvent | ErrorEvent;
+const EVICTED: SendFailure = { reason: 'evicted' };
+const SEND_QUEUE_FULL: SendFailure = { reason: 'send-queue-full' };
+const CONNECT_QUEUE_FULL: SendFailure = { reason: 'connect-queue-full' };
+
+function errno(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? 'ERR';
+}
+
+/** Events of the upstream side, and the datagram events it orders after `client-added`. */
+export type UpstreamEvent =
+  ClientAddedEvent | ClientEvictedEvent | RefusedEvent | ErrorEvent | DatagramEvent;
 
 /** Options of an {@link UpstreamTable}. */
 export interface UpstreamOptions {
@@ -37,6 +62,11 @@ export interface UpstreamOptions {
   idleTimeoutMs: number;
   /** Datagrams kept over all clients while their sockets connect. */
   pendingLimit: number;
+  /**
+   * Datagram events held, over all clients, until their client's `client-added`; beyond, they
+   * are emitted at once (before it).
+   */
+  heldEventLimit: number;
   /** Datagrams waiting in a socket's send queue beyond which sends are dropped. */
   sendQueueLimit: number;
   now: () => number;
@@ -51,11 +81,10 @@ export interface UpstreamOptions {
 export class UpstreamTable {
   /** Totals: clients opened, evicted (idle / table full), port unreachable reports. */
   readonly counters = { total: 0, evictedIdle: 0, evictedFull: 0, refused: 0 };
-  /** Sends towards the server that failed (socket error, full queue, evicted, connect backlog). */
-  sendFailed = 0;
   readonly #o: UpstreamOptions;
   readonly #table: SessionTable<Session>;
   #pending = 0;
+  #held = 0;
 
   constructor(options: UpstreamOptions) {
     this.#o = options;
@@ -76,22 +105,39 @@ export class UpstreamTable {
     return this.#table.touch(key, now) ?? this.#open(key, { ...client }, now);
   }
 
-  /** Sends a datagram to the server through the client's upstream socket. */
-  send(upstream: Upstream, data: Uint8Array): void {
+  /**
+   * Emits an event about a datagram of `upstream`'s client after that client's `client-added`:
+   * at once when it is out (or never will be), else once the socket has connected, a few ms
+   * later. The decisions about a datagram are taken when it arrives, before that.
+   */
+  emitFor(upstream: Upstream, event: DatagramEvent): void {
+    const s = upstream as Session;
+    if (s.ready || s.closed || !this.#o.clientEvents || this.#held >= this.#o.heldEventLimit) {
+      this.#o.onEvent(event);
+    } else {
+      s.held.push(event);
+      this.#held++;
+    }
+  }
+
+  /**
+   * Sends a datagram to the server through the client's upstream socket; `done` says, once,
+   * whether it was sent (at once when it cannot be: evicted, a full queue).
+   */
+  send(upstream: Upstream, data: Uint8Array, done: SendDone): void {
     const s = upstream as Session;
     if (s.closed) {
-      this.sendFailed++; // evicted while the datagram was inside the proxy
+      done(EVICTED); // evicted while the datagram was inside the proxy
     } else if (!s.ready) {
-      if (this.#pending >= this.#o.pendingLimit) this.sendFailed++;
+      if (this.#pending >= this.#o.pendingLimit) done(CONNECT_QUEUE_FULL);
       else {
-        s.pending.push(data);
+        s.pending.push({ data, done });
         this.#pending++;
       }
     } else if (s.socket.getSendQueueCount() >= this.#o.sendQueueLimit) {
-      this.sendFailed++;
+      done(SEND_QUEUE_FULL);
     } else {
-      // Always pass the callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
-      s.socket.send(data, this.#onSent);
+      this.#send(s, data, done);
     }
   }
 
@@ -105,46 +151,79 @@ export class UpstreamTable {
     for (const s of [...this.#table.values()]) this.#close(s);
   }
 
-  readonly #onSent = (err: Error | null): void => {
-    // ECONNREFUSED is reported by the socket's 'error' listener as `refused`.
-    if (err && !isErrno(err, 'ECONNREFUSED')) this.sendFailed++;
-  };
+  #send(s: Session, data: Uint8Array, done: SendDone): void {
+    // Always pass a callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
+    s.socket.send(data, (err) => {
+      if (err === null) {
+        done(null);
+        return;
+      }
+      // A port unreachable reported for an earlier datagram can surface on this send instead of
+      // at the 'error' listener; this datagram is then not sent either.
+      if (isErrno(err, 'ECONNREFUSED')) this.#refused(s);
+      done({ reason: 'socket', code: errno(err) });
+    });
+  }
+
+  #refused(s: Session): void {
+    this.counters.refused++;
+    if (this.#o.clientEvents) {
+      this.#o.onEvent({ event: 'refused', time: isoNow(), client: s.client, to: this.#o.target });
+    }
+  }
+
+  /** Emits the events held for the client's `client-added`, in order. */
+  #release(s: Session): void {
+    if (s.held.length === 0) return;
+    this.#held -= s.held.length;
+    for (const e of s.held.splice(0)) this.#o.onEvent(e);
+  }
 
   readonly #evict = (s: Session, reason: EvictReason): void => {
     if (s.closed) return;
-    this.#close(s);
+    const pending = this.#close(s);
     if (reason === 'idle') this.counters.evictedIdle++;
     else this.counters.evictedFull++;
     if (this.#o.clientEvents) {
       this.#o.onEvent({ event: 'client-evicted', time: isoNow(), client: s.client, reason });
     }
+    for (const p of pending) p.done(EVICTED);
   };
 
-  #close(s: Session): void {
-    if (s.closed) return;
+  /** Closes a session's socket; returns the datagrams that were waiting for it to connect. */
+  #close(s: Session): PendingSend[] {
+    if (s.closed) return [];
     s.closed = true;
+    this.#release(s); // a socket that never connected: no `client-added`, but keep its events
     this.#pending -= s.pending.length;
-    s.pending.length = 0;
+    const pending = s.pending.splice(0);
     s.socket.close();
+    return pending;
   }
 
   #open(key: string, client: Endpoint, now: number): Session {
     const o = this.#o;
     const socket = dgram.createSocket(o.family);
-    const s: Session = { key, client, socket, ready: false, closed: false, pending: [] };
+    const s: Session = {
+      key,
+      client,
+      socket,
+      ready: false,
+      closed: false,
+      pending: [],
+      held: [],
+    };
     // Without an 'error' listener a dgram socket crashes the process on the first error.
+    // Every send has its callback, so what reaches here is not a failed send but an error the
+    // kernel reports for the path (ICMP), or a failed connect.
     socket.on('error', (err) => {
-      if (isErrno(err, 'ECONNREFUSED')) {
-        this.counters.refused++;
-        if (o.clientEvents) o.onEvent({ event: 'refused', time: isoNow(), client, to: o.target });
-      } else {
-        this.sendFailed++;
-        const code = (err as NodeJS.ErrnoException).code ?? 'ERR';
+      if (isErrno(err, 'ECONNREFUSED')) this.#refused(s);
+      else {
         o.onEvent({
           event: 'error',
           time: isoNow(),
-          code,
-          message: `upstream socket: ${err.message}`,
+          code: errno(err),
+          message: `upstream socket of ${formatEndpoint(client)}: ${err.message}`,
         });
       }
     });
@@ -164,8 +243,9 @@ export class UpstreamTable {
           upstream: { address: local.address, port: local.port },
         });
       }
+      this.#release(s);
       this.#pending -= s.pending.length;
-      for (const data of s.pending.splice(0)) socket.send(data, this.#onSent);
+      for (const p of s.pending.splice(0)) this.#send(s, p.data, p.done);
     });
     this.counters.total++;
     this.#table.add(key, s, now, this.#evict);

@@ -15,9 +15,12 @@ import {
   decisionEvent,
   directionStats,
   forwardedEvent,
+  sendFailedEvent,
   type Direction,
   type ProxyEvent,
   type ProxyReport,
+  type SendFailure,
+  type SendFailures,
 } from './proxy-events.js';
 import { UpstreamTable, type Upstream } from './proxy-upstream.js';
 import { MAX_TIMER_MS, defaultRng, seededRng, type Rng } from './rng.js';
@@ -45,7 +48,7 @@ export interface ProxyOptions {
   maxClients?: number;
   /** Emit a `stats` event this often. Default never. */
   statsIntervalMs?: number;
-  /** Emit per-datagram and per-client events (`forwarded`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
+  /** Emit per-datagram and per-client events (`forwarded`, `send-failed`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
   perDatagramEvents?: boolean;
   /** Datagrams waiting in a socket's send queue beyond which sends are dropped and counted. Default 1024. */
   sendQueueLimit?: number;
@@ -98,6 +101,12 @@ function relaysToItself(listen: Endpoint, target: Endpoint): boolean {
   if (listen.port !== target.port) return false;
   const wildcard = listen.address === '0.0.0.0' || listen.address === '::';
   return listen.address === target.address || (wildcard && isLocalAddress(target.address));
+}
+
+const SEND_QUEUE_FULL: SendFailure = { reason: 'send-queue-full' };
+
+function errnoCode(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? 'ERR';
 }
 
 /** A new generator seeded from `rng`: independent streams for the two directions. */
@@ -179,14 +188,21 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const startMs = now();
   const up = new Link<Upstream>(upSpec, { rng: upRng, startMs });
   const down = new Link<Upstream>(downSpec, { rng: downRng, startMs });
-  let downSendFailed = 0;
+  const failed: Record<Direction, SendFailures> = {
+    up: { count: 0, delayTotalMs: 0 },
+    down: { count: 0, delayTotalMs: 0 },
+  };
   let closing: Promise<void> | undefined;
 
   // ---- events --------------------------------------------------------------------------
+  // Every datagram event goes through the upstream table, which holds those of a new client
+  // until its `client-added` is out (its socket connects a few ms after the first datagram).
   const decisions =
     (direction: Direction) =>
     (e: LinkEvent<Upstream>): void => {
-      if (perDatagram) onEvent(decisionEvent(direction, e.route.client, e, isoNow()));
+      if (perDatagram) {
+        upstreams.emitFor(e.route, decisionEvent(direction, e.route.client, e, isoNow()));
+      }
     };
   const onUpDecision = decisions('up');
   const onDownDecision = decisions('down');
@@ -198,6 +214,8 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     maxClients,
     idleTimeoutMs,
     pendingLimit,
+    // A few events a datagram (duplicated, corrupted, …) for `pendingLimit` datagrams; past it, at once.
+    heldEventLimit: 4 * pendingLimit,
     sendQueueLimit,
     now,
     onReply: (u, data) => {
@@ -207,21 +225,40 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     onEvent,
     clientEvents: perDatagram,
   });
+  /**
+   * What became of a datagram that left a link: `forwarded` once its socket sent it, or
+   * `send-failed` (counted, and taken out of the link's `forwarded`). Never both, never neither,
+   * except for the sends still in flight when the proxy closes (the summary is taken first).
+   */
+  const sent =
+    (direction: Direction, d: Delivery<Upstream>, to: Endpoint) =>
+    (failure: SendFailure | null): void => {
+      if (closing) return;
+      if (failure === null) {
+        if (perDatagram) {
+          upstreams.emitFor(d.route, forwardedEvent(direction, d.route.client, d, isoNow()));
+        }
+        return;
+      }
+      failed[direction].count++;
+      failed[direction].delayTotalMs += d.delayMs;
+      if (perDatagram) {
+        upstreams.emitFor(d.route, sendFailedEvent(direction, d, to, failure, isoNow()));
+      }
+    };
   const deliverUp = (d: Delivery<Upstream>): void => {
-    if (perDatagram) onEvent(forwardedEvent('up', d.route.client, d, isoNow()));
-    upstreams.send(d.route, d.data);
-  };
-  const onDownSent = (err: Error | null): void => {
-    if (err) downSendFailed++;
+    upstreams.send(d.route, d.data, sent('up', d, targetEp));
   };
   const deliverDown = (d: Delivery<Upstream>): void => {
-    if (perDatagram) onEvent(forwardedEvent('down', d.route.client, d, isoNow()));
+    const done = sent('down', d, d.route.client);
     if (socket.getSendQueueCount() >= sendQueueLimit) {
-      downSendFailed++;
+      done(SEND_QUEUE_FULL);
       return;
     }
     // Always pass the callback: without it a send error (EMSGSIZE, ENOBUFS) is lost silently.
-    socket.send(d.data, d.route.client.port, d.route.client.address, onDownSent);
+    socket.send(d.data, d.route.client.port, d.route.client.address, (err) => {
+      done(err === null ? null : { reason: 'socket', code: errnoCode(err) });
+    });
   };
   socket.on('message', (data, rinfo) => {
     const t = now();
@@ -231,8 +268,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   });
   // A dgram socket without an 'error' listener crashes the process; a proxy must never crash.
   socket.on('error', (err) => {
-    const code = (err as NodeJS.ErrnoException).code ?? 'ERR';
-    onEvent({ event: 'error', time: isoNow(), code, message: err.message });
+    onEvent({ event: 'error', time: isoNow(), code: errnoCode(err), message: err.message });
   });
 
   // ---- the one timer -------------------------------------------------------------------
@@ -261,8 +297,8 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   // ---- reports and housekeeping --------------------------------------------------------
   const report = (): ProxyReport => ({
     elapsedMs: now() - startMs,
-    up: directionStats(up.counters, upstreams.sendFailed),
-    down: directionStats(down.counters, downSendFailed),
+    up: directionStats(up.counters, failed.up),
+    down: directionStats(down.counters, failed.down),
     clients: { active: upstreams.size, ...upstreams.counters },
   });
   onEvent({

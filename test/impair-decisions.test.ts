@@ -197,6 +197,10 @@ test('invalid specs fail at once with an error naming the field', () => {
     [{ blackouts: [{ fromMs: 5, toMs: 5 }] }, /blackout/],
     [{ loss: 0.1, lossBurst: { p: 0.1, r: 0.5 } }, /loss and lossBurst/],
     [{ lossBurst: { p: 0.1, r: 0 } }, /lossBurst\.r/],
+    // A depth without a rate, or jitter around no delay, would be ignored or half clipped.
+    [{ burstBytes: 16000 }, /burstBytes needs rateBitsPerSecond/],
+    [{ jitterMs: 20 }, /jitterMs needs delayMs/],
+    [{ jitterMs: 20, delayMs: 0 }, /jitterMs needs delayMs/],
   ];
   for (const [spec, re] of bad)
     assert.throws(() => checkImpairments(spec), re, JSON.stringify(spec));

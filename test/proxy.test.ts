@@ -1,7 +1,7 @@
 /**
  * The proxy with real sockets on loopback: relaying both ways, one upstream socket per client,
  * IPv4/IPv6 on either side, the client's retransmission through 30 % loss, measured delay and
- * jitter, the client table's bounds, and closing.
+ * jitter, the client table's bounds, closing, and a new client announced before its datagrams' events.
  */
 import assert from 'node:assert/strict';
 import type dgram from 'node:dgram';
@@ -17,6 +17,8 @@ import {
   type ServerEvent,
   type UdpProxy,
 } from '../src/index.js';
+import type { LostEvent } from '../src/proxy-events.js';
+import { UpstreamTable } from '../src/proxy-upstream.js';
 import { freePort, nextMessage, rawSocket, until } from './helpers.js';
 
 async function proxyTo(
@@ -387,4 +389,66 @@ test('a proxy that would relay to itself is refused at once', async () => {
       /relay to itself/,
     );
   }
+});
+
+test('a new client is announced (client-added) before any event of its first datagram', async (t) => {
+  const echo = await echoPeer(t);
+  // Every decision is taken when a datagram arrives, before its client's upstream socket has
+  // connected: lost, duplicated and corrupted events used to come before `client-added`.
+  const { proxy, events } = await proxyTo(t, echo.address().port, {
+    up: { loss: 0.5, duplicate: 0.5, corrupt: 1 },
+    rng: seededRng(4),
+  });
+  const clients = await Promise.all(Array.from({ length: 6 }, () => rawSocket()));
+  for (const c of clients) t.after(() => c.close());
+  for (let i = 0; i < 3; i++) {
+    for (const c of clients) c.send(`datagram ${i}`, proxy.address.port, '127.0.0.1');
+  }
+  await until(() => (proxy.report().up.received === 18 ? true : undefined));
+  await until(() =>
+    events.filter((e) => e.event === 'client-added').length === 6 ? true : undefined,
+  );
+  for (const c of clients) {
+    const port = c.address().port;
+    const mine = events.filter((e) => 'client' in e && e.client.port === port);
+    assert.equal(mine[0]?.event, 'client-added', mine.map((e) => e.event).join(' '));
+    assert.ok(mine.some((e) => e.event === 'lost' || e.event === 'corrupted'));
+  }
+  assert.ok(proxy.report().up.lost > 0);
+});
+
+test('the events held for a connecting client are bounded: beyond the bound they go out at once', async (t) => {
+  const echo = await echoPeer(t);
+  const seen: string[] = [];
+  const table = new UpstreamTable({
+    target: { address: '127.0.0.1', port: echo.address().port },
+    family: 'udp4',
+    maxClients: 4,
+    idleTimeoutMs: 60_000,
+    pendingLimit: 8,
+    heldEventLimit: 2,
+    sendQueueLimit: 8,
+    now: () => performance.now(),
+    onReply: () => undefined,
+    onEvent: (e) => seen.push(e.event === 'lost' ? `lost #${e.seq}` : e.event),
+    clientEvents: true,
+  });
+  t.after(() => table.closeAll());
+  const client = { address: '127.0.0.1', port: 40000 };
+  const u = table.get(client, 0); // its socket connects a few ticks later
+  const lost = (seq: number): LostEvent => ({
+    event: 'lost',
+    time: '',
+    direction: 'up',
+    client,
+    seq,
+    bytes: 1,
+    reason: 'loss',
+  });
+  for (let seq = 1; seq <= 3; seq++) table.emitFor(u, lost(seq));
+  assert.deepEqual(seen, ['lost #3'], 'two held, the third at once');
+  await until(() => (seen.length === 4 ? true : undefined));
+  assert.deepEqual(seen, ['lost #3', 'client-added', 'lost #1', 'lost #2']);
+  table.emitFor(u, lost(4));
+  assert.equal(seen.at(-1), 'lost #4', 'once announced, at once');
 });

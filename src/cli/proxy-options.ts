@@ -90,7 +90,7 @@ const IMPAIRMENT_OPTIONS: readonly ImpairmentOption[] = [
   option({
     name: 'jitter',
     value: '<ms>',
-    help: 'jitter around the delay, ms: ± half-width (uniform) or σ (normal); can reorder, as netem',
+    help: 'jitter around --delay (needs it), ms: ± half-width (uniform) or σ (normal); can reorder, as netem',
     key: 'jitterMs',
     parse: arg(parseMs),
   }),
@@ -149,7 +149,7 @@ const IMPAIRMENT_OPTIONS: readonly ImpairmentOption[] = [
   option({
     name: 'burst',
     value: '<bytes>',
-    help: 'token bucket depth for --rate (default 0: back to back, as netem)',
+    help: 'token bucket depth for --rate (needs it; default 0: back to back, as netem)',
     key: 'burstBytes',
     parse: arg(parseBytes),
   }),
@@ -225,7 +225,8 @@ export function impairmentHelp(): string {
 /**
  * The impairments of each direction from the parsed options: the profile, its per-direction
  * part, then `--NAME`, then `--up-NAME` / `--down-NAME`.
- * @throws UsageError for an unknown profile, or two loss models for one direction.
+ * @throws UsageError for an unknown profile, two loss models for one direction, or an option
+ * without the one it needs in a direction (`--burst` without `--rate`, `--jitter` without `--delay`).
  */
 export function impairmentsFrom(
   opts: Record<string, unknown>,
@@ -244,8 +245,57 @@ export function impairmentsFrom(
     down = mergeImpairments(p.both, p.down ?? {});
   }
   const both = specFrom(opts, '');
-  return {
+  const specs = {
     up: mergeImpairments(mergeImpairments(up, both), specFrom(opts, 'up-')),
     down: mergeImpairments(mergeImpairments(down, both), specFrom(opts, 'down-')),
   };
+  const check = { opts, profile, specs };
+  needs(
+    check,
+    ['burst', (s) => (s.burstBytes ?? 0) > 0],
+    ['rate', (s) => s.rateBitsPerSecond !== undefined],
+    ': a token bucket depth without a rate does nothing',
+  );
+  needs(
+    check,
+    ['jitter', (s) => (s.jitterMs ?? 0) > 0],
+    ['delay', (s) => (s.delayMs ?? 0) > 0],
+    " to vary around (as netem's 'delay TIME JITTER'); around 0, half of it would be clipped",
+  );
+  return specs;
+}
+
+type Has = (spec: ImpairmentSpec) => boolean;
+
+/**
+ * Refuses an impairment that does nothing, or not what it says, without another one in the same
+ * direction (`--burst` without `--rate`, `--jitter` without `--delay`): a usage error naming the
+ * option that set it (`--NAME`, `--up-NAME`, or the profile) and the direction that lacks the other.
+ * @throws UsageError
+ */
+function needs(
+  c: {
+    opts: Record<string, unknown>;
+    profile: string | undefined;
+    specs: Record<'up' | 'down', ImpairmentSpec>;
+  },
+  [name, has]: [string, Has],
+  [other, hasOther]: [string, Has],
+  why: string,
+): void {
+  const bad = (['up', 'down'] as const).filter((d) => has(c.specs[d]) && !hasOther(c.specs[d]));
+  const source = (dir: 'up' | 'down'): string =>
+    c.opts[camel(`${dir}-${name}`)] !== undefined
+      ? `--${dir}-${name}`
+      : c.opts[camel(name)] !== undefined
+        ? `--${name}`
+        : `the ${name} of --profile ${c.profile ?? ''}`;
+  const [first, second] = bad;
+  if (first === undefined) return;
+  if (second !== undefined && source(first) === `--${name}` && source(second) === `--${name}`) {
+    throw new UsageError(`--${name} needs --${other}${why}`);
+  }
+  throw new UsageError(
+    `${source(first)} needs a ${other} in the ${first} direction (--${first}-${other} or --${other})`,
+  );
 }

@@ -1,14 +1,14 @@
 /** `udplab proxy --listen HOST:PORT --to HOST:PORT [impairments]`: a UDP relay that impairs the path. */
 import type { Command } from 'commander';
-import { parseHostPort } from '../address.js';
+import { maxPayload, parseHostPort } from '../address.js';
 import type { BaseEvent } from '../events.js';
 import { describeImpairments } from '../impair/describe.js';
 import { profileNames } from '../impair/profiles.js';
 import { createProxy } from '../proxy.js';
-import type { DirectionStats, ProxyEvent, ProxyReport } from '../proxy-events.js';
+import type { DirectionStats, ProxyEvent, ProxyReport, SendFailedEvent } from '../proxy-events.js';
 import { rngFor } from '../rng.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, formatMs, type Colors } from './output.js';
+import { ep, formatCount, formatMs, type Colors } from './output.js';
 import { nonNegativeInt, positiveInt, secondsToMs } from './parse.js';
 import { addImpairmentOptions, impairmentHelp, impairmentsFrom } from './proxy-options.js';
 
@@ -37,6 +37,33 @@ function reportLines(title: string, r: ProxyReport): string {
 
 const ARROW = { up: '→', down: '←' } as const;
 
+/** Why a send failed, for people: the code and what it means where it is a usual one. */
+function sendFailure(e: SendFailedEvent): string {
+  switch (e.reason) {
+    case 'evicted':
+      return 'its client was forgotten while it was inside (idle or table full)';
+    case 'send-queue-full':
+      return 'the socket’s send queue is full';
+    case 'connect-queue-full':
+      return 'too many datagrams wait for new clients’ sockets to connect';
+    case 'socket':
+      break;
+  }
+  const code = e.code ?? 'ERR';
+  if (code === 'EMSGSIZE') {
+    const family = e.to.address.includes(':') ? 'udp6' : 'udp4';
+    const limit = maxPayload(family);
+    return e.bytes > limit
+      ? `${code} (more than one ${family === 'udp6' ? 'IPv6' : 'IPv4'} datagram can carry: ${formatCount(limit)} bytes)`
+      : `${code} (too big for the path)`;
+  }
+  if (code === 'ECONNREFUSED')
+    return `${code} (port unreachable, reported for an earlier datagram)`;
+  if (code === 'ENOBUFS' || code === 'EAGAIN')
+    return `${code} (no buffer space: the socket is overloaded)`;
+  return code;
+}
+
 /** Human lines for the proxy's events. */
 export function renderProxy(event: BaseEvent, c: Colors): string | undefined {
   const e = event as ProxyEvent;
@@ -53,6 +80,10 @@ export function renderProxy(event: BaseEvent, c: Colors): string | undefined {
     }
     case 'forwarded':
       return `${ARROW[e.direction]} ${ep(e.client)} #${e.seq} ${e.bytes} bytes forwarded${e.copy ? ' (duplicate)' : ''} after ${formatMs(e.delayMs)}`;
+    case 'send-failed':
+      return c.red(
+        `${ARROW[e.direction]} ${ep(e.client)} #${e.seq} ${e.bytes} bytes${e.copy ? ' (duplicate)' : ''} NOT SENT to ${ep(e.to)}: ${sendFailure(e)}`,
+      );
     case 'lost':
       return c.yellow(
         `${ARROW[e.direction]} ${ep(e.client)} #${e.seq} ${e.bytes} bytes LOST (${e.reason})`,
