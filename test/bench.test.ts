@@ -562,6 +562,8 @@ test('CLI: counts and rates read as people write them (1 request, 0.5/s)', async
   const r = await runCli(['bench', '127.0.0.1', String(port), '-n', '1', '-r', '0.5']);
   assert.equal(r.code, 0, r.stderr.text);
   assert.match(r.stdout.text, /0\.5 requests\/s open loop, at most 64 in flight, 1 request \(/);
+  const one = await runCli(['bench', '127.0.0.1', String(port), '-n', '1', '-r', '1']);
+  assert.match(one.stdout.text, / 1 request\/s open loop/);
   assert.match(r.stdout.text, /1 sent, 1 reply, 0 lost, 0 late, 0 bad, 0 errors/);
   assert.match(r.stdout.text, /64 in flight, 0\.5\/s\)/);
 });
@@ -581,7 +583,8 @@ test('CLI usage errors exit 2 before any datagram', async () => {
   }
   // Every limit is the CLI's own message, in its own units, never the library's option name.
   for (const [args, expected] of [
-    [['-w', '100000'], 'expected a number of seconds from 0 to 3600'],
+    [['-w', '100000'], 'expected 0 or a number of seconds from 0.001 to 3600'],
+    [['-w', '1e-9'], 'expected 0 or a number of seconds from 0.001 to 3600'],
     [['-c', '65537'], 'expected a whole number from 1 to 65,536'],
     [['-n', '2000000000'], 'expected a whole number from 1 to 1,000,000,000'],
     [['-r', '20000000'], 'expected requests per second from 0.001 to 10,000,000'],

@@ -60,7 +60,13 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
     assert.ok(!r.stderr.text.includes('\x1b'), r.stderr.text);
   }
   const help = await runCli(['help', 'bogus']);
-  assert.match(help.stderr.text, /^udplab: error: unknown command 'bogus' \(the commands: demo, /);
+  assert.match(help.stderr.text, /^udplab: error: unknown command 'bogus'; the commands: demo, /);
+  const typo = await runCli(['servr', '127.0.0.1', '1060']);
+  assert.equal(typo.code, 2);
+  assert.match(
+    typo.stderr.text,
+    /unknown command 'servr' \(did you mean server\?\); the commands: /,
+  );
   assert.equal(help.stdout.text, '', 'no page of help for an unknown command');
   const joined = await runCli(['client', '[::1]:1060']);
   assert.match(joined.stderr.text, /write HOST and PORT as two arguments \(::1 1060\)/);

@@ -143,6 +143,13 @@ test('options that need another: --burst needs --rate, --jitter needs --delay (e
       [...base, '--profile', '3g', '--down-delay', '0'],
       /the jitter of --profile 3g needs a delay in the down direction/,
     ],
+    // Options that only shape another one do nothing without it.
+    [[...base, '--jitter-dist', 'normal'], /--jitter-dist needs --jitter in the up direction/],
+    [
+      [...base, '--reorder-gap', '3', '--up-reorder', '0.1'],
+      /--reorder-gap needs --reorder in the down direction/,
+    ],
+    [[...base, '--up-reorder-gap', '3'], /--up-reorder-gap needs --reorder in the up direction/],
   ];
   for (const [argv, re] of cases) {
     // A proxy that starts anyway (the bug) is stopped after a while, so the test fails, not hangs.

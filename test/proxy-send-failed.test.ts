@@ -154,5 +154,5 @@ test('the human line of a failed send is one line that says so, and no "forwarde
   ac.abort();
   assert.equal((await run).code, 0);
   assert.doesNotMatch(stdout.text, /bytes forwarded/);
-  assert.match(stdout.text, /1 in, 0 forwarded, .*, 1 sends failed/);
+  assert.match(stdout.text, /1 in, 0 forwarded, .*, 1 send failed/);
 });

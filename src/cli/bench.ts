@@ -13,7 +13,7 @@ import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, formatCount, plural, type Colors } from './output.js';
-import { backendChoice, decimal, intUpTo, secondsFromTo, secondsOrZeroUpTo } from './parse.js';
+import { backendChoice, decimal, intUpTo, secondsFromTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -43,7 +43,7 @@ export function renderBench(event: BaseEvent, c: Colors): string | undefined {
       const load =
         e.rate === null
           ? `${int(e.concurrency)} in flight`
-          : `${rateText(e.rate)} requests/s open loop, at most ${int(e.concurrency)} in flight`;
+          : `${rateText(e.rate)} request${e.rate === 1 ? '' : 's'}/s open loop, at most ${int(e.concurrency)} in flight`;
       const bound =
         e.requests === null
           ? `for ${secs(e.durationMs)}`
@@ -90,6 +90,19 @@ function nonNegativeBytes(text: string): number {
   return v;
 }
 
+/** `--warmup`: 0 (none), or from the shortest duration a run may have to its longest. */
+function warmupSeconds(text: string): number {
+  const min = BENCH_LIMITS.minDurationMs / 1000;
+  const max = BENCH_LIMITS.durationMs / 1000;
+  const v = decimal(text);
+  if (!(v === 0 || (v >= min && v <= max))) {
+    throw new InvalidArgumentError(
+      `expected 0 or a number of seconds from ${String(min)} to ${String(max)} (e.g. 0.5)`,
+    );
+  }
+  return v * 1000;
+}
+
 function perSecond(text: string): number {
   const v = decimal(text);
   if (!(v >= BENCH_LIMITS.minRate && v <= BENCH_LIMITS.rate)) {
@@ -113,7 +126,7 @@ function noReplyHint(e: BenchSummaryEvent): string {
       return `No reply in time: ${count(e.late, 'reply', 'replies')} came after the request was counted lost: raise --timeout`;
     return e.mode === 'sealed'
       ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent)'
-      : 'No reply: is a server listening there, and does it answer each datagram?';
+      : 'No reply: is a server listening there, and does it answer each datagram within --timeout?';
   }
   const why: Record<string, string> = {
     plain: 'it answers, but not with the lab’s reply text',
@@ -175,11 +188,7 @@ export function defineBench(cmd: Command, ctx: CommandContext): void {
           '-k, --key-file <file>',
           'sealed mode: seal every request with this key (udplab keygen); only authentic replies count',
         )
-        .option(
-          '-w, --warmup <s>',
-          'run S seconds before measuring (default 0)',
-          secondsOrZeroUpTo(BENCH_LIMITS.durationMs / 1000),
-        )
+        .option('-w, --warmup <s>', 'run S seconds before measuring (default 0)', warmupSeconds)
         .option(
           '-t, --timeout <s>',
           'a request unanswered after S seconds is lost (default 1)',

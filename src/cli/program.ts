@@ -91,6 +91,20 @@ function oneLine(text: string): string {
   );
 }
 
+/** Levenshtein distance, for "did you mean" (short words only: command names). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost);
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
 /** `127.0.0.1:1060` or `[::1]:1060`: an address and a port written as one argument. */
 const HOST_COLON_PORT = /^(?:\[[0-9a-fA-F:.%\w]+\]|[^\s:]+):\d+$/;
 
@@ -151,9 +165,18 @@ export async function runProgram(argv: readonly string[], io: CliIo): Promise<nu
     // Load the command being run (or, for `udplab help NAME`, the one asked about); the others
     // are registered with their summary only, for the top-level help and suggestions.
     const wanted = argv[0] === 'help' ? argv[1] : argv[0];
-    if (argv[0] === 'help' && wanted !== undefined && !COMMANDS.some((c) => c.name === wanted)) {
-      const names = COMMANDS.map((c) => c.name).join(', ');
-      throw new UsageError(`unknown command '${wanted}' (the commands: ${names})`);
+    // An unknown command (`udplab bogus`, `udplab help bogus`) is named with the list of commands.
+    const unknown =
+      wanted !== undefined &&
+      wanted !== 'help' &&
+      !wanted.startsWith('-') &&
+      !COMMANDS.some((c) => c.name === wanted);
+    if (unknown) {
+      const names = COMMANDS.map((c) => c.name);
+      const near = names.find((n) => editDistance(n, wanted) <= 2);
+      throw new UsageError(
+        `unknown command '${wanted}'${near === undefined ? '' : ` (did you mean ${near}?)`}; the commands: ${names.join(', ')}`,
+      );
     }
     for (const c of COMMANDS) {
       const cmd = program.command(c.name).summary(c.summary);

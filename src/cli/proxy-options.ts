@@ -262,6 +262,21 @@ export function impairmentsFrom(
     ['delay', (s) => (s.delayMs ?? 0) > 0],
     " to vary around (as netem's 'delay TIME JITTER'); around 0, half of it would be clipped",
   );
+  // Options that only shape another one: given without it (in a direction), they do nothing.
+  // Checked only where the user gave them (a profile's jitter shape is not the user's doing).
+  for (const [name, other, hasOther] of [
+    ['jitter-dist', 'jitter', (s: ImpairmentSpec) => (s.jitterMs ?? 0) > 0],
+    ['reorder-gap', 'reorder', (s: ImpairmentSpec) => (s.reorder ?? 0) > 0],
+  ] as const) {
+    for (const dir of ['up', 'down'] as const) {
+      const given = [`${dir}-${name}`, name].find((o) => opts[camel(o)] !== undefined);
+      if (given !== undefined && !hasOther(specs[dir])) {
+        throw new UsageError(
+          `--${given} needs --${other} in the ${dir} direction (--${other} or --${dir}-${other}): without it, it does nothing`,
+        );
+      }
+    }
+  }
   return specs;
 }
 

@@ -8,7 +8,7 @@ import { createProxy } from '../proxy.js';
 import type { DirectionStats, ProxyEvent, ProxyReport, SendFailedEvent } from '../proxy-events.js';
 import { rngFor } from '../rng.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, formatCount, formatMs, type Colors } from './output.js';
+import { ep, formatCount, formatMs, plural, type Colors } from './output.js';
 import { nonNegativeInt, positiveInt, secondsToMs } from './parse.js';
 import { addImpairmentOptions, impairmentHelp, impairmentsFrom } from './proxy-options.js';
 
@@ -19,7 +19,7 @@ function directionLine(name: string, s: DirectionStats): string {
     ` (${s.lostRandom} random, ${s.lostBlackout} blackout, ${s.queueDrops} queue full),` +
     ` ${s.duplicated} duplicated, ${s.reordered} reordered, ${s.corrupted} corrupted,` +
     ` ${s.outOfOrder} out of order, mean delay ${delay}` +
-    (s.sendFailed ? `, ${s.sendFailed} sends failed` : '') +
+    (s.sendFailed ? `, ${plural(s.sendFailed, 'send')} failed` : '') +
     (s.queued ? `, ${s.queued} still queued` : '')
   );
 }
