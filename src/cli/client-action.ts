@@ -105,7 +105,7 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
       const tries = plural(e.attempts, 'attempt');
       const head =
         e.reason !== 'refused' && noEcho(e)
-          ? `Cannot receive data from server: no reply with this request's ID after ${tries} over ${formatMs(e.elapsedMs)} (${String(e.wrongId)} without it).`
+          ? `Cannot receive data from server: no reply with this request's ID after ${tries} over ${formatMs(e.elapsedMs)} (${plural(e.wrongId ?? 0, 'reply', 'replies')} came without it).`
           : `Cannot receive data from server: no reply after ${tries} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`;
       const causes = giveUpCauses(e);
       return [
