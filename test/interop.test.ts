@@ -119,7 +119,7 @@ test('udplab client --id against the Python server (it does not echo IDs): gave-
   assert.equal(human.stdout.text.match(/\(wrong-id\): "I received from you/g)?.length, 2);
   assert.match(
     human.stdout.text,
-    /Cannot receive data from server: no reply with this request's ID after 2 attempts over [\d.]+ m?s \(2 without it\)\.\nLikely cause:\n {2}- the server answered without the request's ID \(2 ignored as wrong-id\): it does not echo request IDs \(the lab's Python server does not\); run the client without --id, or use udplab server, which echoes them\n$/,
+    /Cannot receive data from server: no reply with this request's ID after 2 attempts over [\d.]+ m?s \(2 replies came without it\)\.\nLikely cause:\n {2}- the server answered without the request's ID \(2 ignored as wrong-id\): it does not echo request IDs \(the lab's Python server does not\); run the client without --id, or use udplab server, which echoes them\n$/,
   );
   assert.doesNotMatch(human.stdout.text, /not running|lost on the way|firewall/);
 
