@@ -3,21 +3,21 @@
  * Clients send to the proxy; each client gets its own upstream socket connected to the server
  * (proxy-upstream.ts), so the server sees one peer per client and replies find their way back.
  * The datagrams of each direction go through a Link (impair/link.ts) whose decisions are pure.
- * This file owns the listening socket and the one timer that releases delayed datagrams.
+ * This file owns the listening socket and the one timer that releases delayed datagrams; the
+ * options and their checks are proxy-config.ts.
  */
-import { networkInterfaces } from 'node:os';
 import { resolveHost } from './address.js';
-import type { Endpoint, EventSink } from './events.js';
+import type { Endpoint } from './events.js';
 import { formatEndpoint, ignoreEvents, isoNow } from './events.js';
-import { checkImpairments, mergeImpairments, type ImpairmentSpec } from './impair.js';
+import type { ImpairmentSpec } from './impair.js';
 import { Link, type Delivery, type LinkEvent } from './impair/link.js';
+import { proxySettings, relaysToItself, type ProxyOptions } from './proxy-config.js';
 import {
   decisionEvent,
   directionStats,
   forwardedEvent,
   sendFailedEvent,
   type Direction,
-  type ProxyEvent,
   type ProxyReport,
   type SendFailure,
   type SendFailures,
@@ -26,38 +26,7 @@ import { UpstreamTable, type Upstream } from './proxy-upstream.js';
 import { MAX_TIMER_MS, defaultRng, seededRng, type Rng } from './rng.js';
 import { bindSocket } from './server.js';
 
-/** Options of {@link createProxy}. Times in milliseconds. */
-export interface ProxyOptions {
-  /** Where clients send: host (IP, name, `::`, `""` for all IPv4 interfaces) and port (0 = any). */
-  listen: { host?: string; port?: number };
-  /** The server the datagrams are relayed to. */
-  to: { host: string; port: number };
-  /** Impairments of both directions. */
-  impairments?: ImpairmentSpec;
-  /** Client → server impairments, over `impairments` (a loss model here replaces the shared one). */
-  up?: ImpairmentSpec;
-  /** Server → client impairments, over `impairments`. */
-  down?: ImpairmentSpec;
-  /** Random source; each direction gets its own stream drawn from it. Default Math.random. */
-  rng?: Rng;
-  /** Clock in ms (monotonic). Default performance.now. */
-  now?: () => number;
-  /** A client with no traffic either way for this long loses its upstream socket. Default 60000. */
-  idleTimeoutMs?: number;
-  /** Most clients at once; one more evicts the least recently active. Default 1024. */
-  maxClients?: number;
-  /** Emit a `stats` event this often. Default never. */
-  statsIntervalMs?: number;
-  /** Emit per-datagram and per-client events (`forwarded`, `send-failed`, `lost`, `client-added`, …). Default true; false for `--quiet`. */
-  perDatagramEvents?: boolean;
-  /** Datagrams waiting in a socket's send queue beyond which sends are dropped and counted. Default 1024. */
-  sendQueueLimit?: number;
-  /** Datagrams kept, over all clients, while their upstream sockets are still connecting (a few ms). Default 256. */
-  pendingLimit?: number;
-  onEvent?: EventSink<ProxyEvent>;
-  /** Aborting it closes the proxy. */
-  signal?: AbortSignal;
-}
+export { PROXY_DEFAULTS, type ProxyOptions } from './proxy-config.js';
 
 /** A running proxy. */
 export interface UdpProxy {
@@ -76,33 +45,6 @@ export interface UdpProxy {
   readonly closed: Promise<void>;
 }
 
-/** Defaults of the proxy's own bounds. */
-export const PROXY_DEFAULTS = {
-  idleTimeoutMs: 60_000,
-  maxClients: 1024,
-  sendQueueLimit: 1024,
-  pendingLimit: 256,
-} as const;
-
-/** True when `address` is one of this machine's: loopback or an interface address. */
-function isLocalAddress(address: string): boolean {
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (a.startsWith('127.') || a === '::1') return true;
-  return Object.values(networkInterfaces()).some((list) =>
-    (list ?? []).some((i) => i.address === a),
-  );
-}
-
-/**
- * True when relaying to `target` would send the proxy's datagrams back to itself: every datagram
- * would come back as a new client, forever.
- */
-function relaysToItself(listen: Endpoint, target: Endpoint): boolean {
-  if (listen.port !== target.port) return false;
-  const wildcard = listen.address === '0.0.0.0' || listen.address === '::';
-  return listen.address === target.address || (wildcard && isLocalAddress(target.address));
-}
-
 const SEND_QUEUE_FULL: SendFailure = { reason: 'send-queue-full' };
 
 function errnoCode(err: Error): string {
@@ -112,11 +54,6 @@ function errnoCode(err: Error): string {
 /** A new generator seeded from `rng`: independent streams for the two directions. */
 function forkRng(rng: Rng): Rng {
   return seededRng(Math.floor(rng() * 2 ** 32));
-}
-
-function positiveInt(v: number, name: string): number {
-  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1`);
-  return v;
 }
 
 /**
@@ -135,29 +72,8 @@ function positiveInt(v: number, name: string): number {
  */
 export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const onEvent = options.onEvent ?? ignoreEvents;
-  const base = options.impairments ?? {};
-  const upSpec = mergeImpairments(base, options.up ?? {});
-  const downSpec = mergeImpairments(base, options.down ?? {});
-  checkImpairments(upSpec);
-  checkImpairments(downSpec);
-  const idleTimeoutMs = options.idleTimeoutMs ?? PROXY_DEFAULTS.idleTimeoutMs;
-  if (!(idleTimeoutMs > 0)) throw new RangeError('idleTimeoutMs must be > 0');
-  const maxClients = positiveInt(options.maxClients ?? PROXY_DEFAULTS.maxClients, 'maxClients');
-  const sendQueueLimit = positiveInt(
-    options.sendQueueLimit ?? PROXY_DEFAULTS.sendQueueLimit,
-    'sendQueueLimit',
-  );
-  const pendingLimit = positiveInt(
-    options.pendingLimit ?? PROXY_DEFAULTS.pendingLimit,
-    'pendingLimit',
-  );
-  const statsIntervalMs = options.statsIntervalMs;
-  if (statsIntervalMs !== undefined && !(statsIntervalMs > 0)) {
-    throw new RangeError('statsIntervalMs must be > 0');
-  }
-  if (!(Number.isInteger(options.to.port) && options.to.port >= 1 && options.to.port <= 65535)) {
-    throw new RangeError('to.port must be an integer from 1 to 65535');
-  }
+  const cfg = proxySettings(options);
+  const { upSpec, downSpec } = cfg;
   // Without a listener there is no point building an event per datagram.
   const perDatagram = (options.perDatagramEvents ?? true) && options.onEvent !== undefined;
   const now = options.now ?? (() => performance.now());
@@ -211,12 +127,12 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const upstreams = new UpstreamTable({
     target: targetEp,
     family: target.family,
-    maxClients,
-    idleTimeoutMs,
-    pendingLimit,
+    maxClients: cfg.maxClients,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+    pendingLimit: cfg.pendingLimit,
     // A few events a datagram (duplicated, corrupted, …) for `pendingLimit` datagrams; past it, at once.
-    heldEventLimit: 4 * pendingLimit,
-    sendQueueLimit,
+    heldEventLimit: 4 * cfg.pendingLimit,
+    sendQueueLimit: cfg.sendQueueLimit,
     now,
     onReply: (u, data) => {
       down.submit(data, u, now(), onDownDecision);
@@ -251,7 +167,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   };
   const deliverDown = (d: Delivery<Upstream>): void => {
     const done = sent('down', d, d.route.client);
-    if (socket.getSendQueueCount() >= sendQueueLimit) {
+    if (socket.getSendQueueCount() >= cfg.sendQueueLimit) {
       done(SEND_QUEUE_FULL);
       return;
     }
@@ -308,18 +224,18 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
     to: targetEp,
     up: upSpec,
     down: downSpec,
-    maxClients,
-    idleTimeoutMs,
+    maxClients: cfg.maxClients,
+    idleTimeoutMs: cfg.idleTimeoutMs,
   });
   // Sweep often enough that an idle client lives at most ~1.25 idle times.
-  const sweepMs = Math.min(Math.max(idleTimeoutMs / 4, 10), 5000);
+  const sweepMs = Math.min(Math.max(cfg.idleTimeoutMs / 4, 10), 5000);
   const sweeper = setInterval(() => upstreams.sweep(now()), sweepMs);
   const statsTimer =
-    statsIntervalMs === undefined
+    cfg.statsIntervalMs === undefined
       ? undefined
       : setInterval(
           () => onEvent({ event: 'stats', time: isoNow(), ...report() }),
-          statsIntervalMs,
+          cfg.statsIntervalMs,
         );
 
   let resolveClosed!: () => void;
