@@ -17,18 +17,15 @@ const named = (got: string): RegExp =>
 const gotOf = (v: unknown): string =>
   typeof v === 'string' ? `'${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'` : typeof v;
 
-test('createServer: a backend that is not auto, native or dgram is a RangeError naming it, at once', async () => {
-  // An aborted signal would reject with AbortError, and a bind with UDPLAB_ERR_BIND: a
-  // RangeError proves the check comes first, with nothing opened.
+/** Each bad backend rejects with a RangeError naming it (the signal is already aborted: an
+ * AbortError, or a bind's UDPLAB_ERR_BIND, would mean the check did not come first). */
+async function rejectsEveryBadBackend(
+  start: (backend: BackendChoice, signal: AbortSignal) => Promise<unknown>,
+): Promise<void> {
   const aborted = AbortSignal.abort();
   for (const backend of BAD) {
     await assert.rejects(
-      createServer({
-        host: '127.0.0.1',
-        port: 0,
-        backend: backend as BackendChoice,
-        signal: aborted,
-      }),
+      start(backend as BackendChoice, aborted),
       (err: unknown) => {
         assert.ok(err instanceof RangeError, String(err));
         assert.match(err.message, named(gotOf(backend)));
@@ -37,27 +34,18 @@ test('createServer: a backend that is not auto, native or dgram is a RangeError 
       String(backend),
     );
   }
+}
+
+test('createServer: a backend that is not auto, native or dgram is a RangeError naming it, at once', async () => {
+  await rejectsEveryBadBackend((backend, signal) =>
+    createServer({ host: '127.0.0.1', port: 0, backend, signal }),
+  );
 });
 
 test('bench: a backend that is not auto, native or dgram is a RangeError naming it, at once', async () => {
-  const aborted = AbortSignal.abort();
-  for (const backend of BAD) {
-    await assert.rejects(
-      bench({
-        host: '127.0.0.1',
-        port: 9,
-        requests: 1,
-        backend: backend as BackendChoice,
-        signal: aborted,
-      }),
-      (err: unknown) => {
-        assert.ok(err instanceof RangeError, String(err));
-        assert.match(err.message, named(gotOf(backend)));
-        return true;
-      },
-      String(backend),
-    );
-  }
+  await rejectsEveryBadBackend((backend, signal) =>
+    bench({ host: '127.0.0.1', port: 9, requests: 1, backend, signal }),
+  );
 });
 
 test('openBackend refuses an unknown choice too, instead of taking it for native', async () => {

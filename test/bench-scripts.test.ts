@@ -35,6 +35,28 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
+/**
+ * A folder of stand-in yardsticks (C programs that do nothing, empty scripts, `scripts` overriding
+ * some) and a performance.md with the markers, to check that it is left alone.
+ */
+function fakeYardsticks(
+  t: { after: (fn: () => void) => void },
+  scripts: Record<string, string> = {},
+): { dir: string; out: string; before: string } {
+  const dir = tempDir(t);
+  for (const f of ['udpload.c', 'server_c_mmsg.c']) {
+    writeFileSync(join(dir, f), 'int main(void) { return 0; }\n');
+  }
+  for (const f of ['server_node_raw.mjs', 'server_py.py', 'server_py_print.py']) {
+    writeFileSync(join(dir, f), scripts[f] ?? '');
+  }
+  const out = join(dir, 'performance.md');
+  const before =
+    '# P\n\n<!-- bench:begin (written by npm run bench) -->\nold\n<!-- bench:end -->\n';
+  writeFileSync(out, before);
+  return { dir, out, before };
+}
+
 /** Exit 2, nothing on stdout, exactly one line on stderr matching `line`. */
 function assertUsageError(r: Run, line: RegExp): void {
   assert.equal(r.status, 2, r.stderr);
@@ -96,17 +118,7 @@ test('bench.mjs with no server × load pair left says why, exits 1 and leaves --
     t.skip('no gcc');
     return;
   }
-  const dir = tempDir(t);
-  for (const f of ['udpload.c', 'server_c_mmsg.c']) {
-    writeFileSync(join(dir, f), 'int main(void) { return 0; }\n');
-  }
-  for (const f of ['server_node_raw.mjs', 'server_py.py', 'server_py_print.py']) {
-    writeFileSync(join(dir, f), '');
-  }
-  const out = join(dir, 'performance.md');
-  const before =
-    '# P\n\n<!-- bench:begin (written by npm run bench) -->\nold\n<!-- bench:end -->\n';
-  writeFileSync(out, before);
+  const { dir, out, before } = fakeYardsticks(t);
   // node-raw answers plain requests only; udplab-bench-id sends IDs: no pair, nothing started.
   const r = runScript('bench.mjs', [
     '--shared',
@@ -128,16 +140,8 @@ test('bench.mjs: a server that will not start costs its run, is reported in a li
     t.skip('no gcc');
     return;
   }
-  const dir = tempDir(t);
-  for (const f of ['udpload.c', 'server_c_mmsg.c']) {
-    writeFileSync(join(dir, f), 'int main(void) { return 0; }\n');
-  }
-  writeFileSync(join(dir, 'server_node_raw.mjs'), 'process.exit(3);\n'); // dies at once
-  for (const f of ['server_py.py', 'server_py_print.py']) writeFileSync(join(dir, f), '');
-  const out = join(dir, 'performance.md');
-  const before =
-    '# P\n\n<!-- bench:begin (written by npm run bench) -->\nold\n<!-- bench:end -->\n';
-  writeFileSync(out, before);
+  // The bare Node server dies at once.
+  const { dir, out, before } = fakeYardsticks(t, { 'server_node_raw.mjs': 'process.exit(3);\n' });
   const r = runScript('bench.mjs', [
     '--shared',
     dir,

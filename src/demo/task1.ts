@@ -4,6 +4,28 @@ import { replyText } from '../wire/text.js';
 import { createServer } from '../server.js';
 import type { DemoContext, DemoPart } from './context.js';
 
+/** Checks that a server bound to `bound` does not answer a request sent to `sentTo`. */
+async function expectNoReply(
+  ctx: DemoContext,
+  bound: string,
+  sentTo: string,
+  port: number,
+): Promise<void> {
+  try {
+    await request({
+      host: sentTo,
+      port,
+      attempts: 2,
+      onEvent: ctx.as('client'),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    ctx.check(false, `a server bound to ${bound} should not answer at ${sentTo}`);
+  } catch (err) {
+    if (!(err instanceof GaveUpError)) throw err;
+    ctx.check(true, `bound to ${bound}: no reply at ${sentTo}`);
+  }
+}
+
 async function run(ctx: DemoContext): Promise<void> {
   const signal = ctx.signal;
   ctx.step(
@@ -34,19 +56,7 @@ async function run(ctx: DemoContext): Promise<void> {
       'Sending to another address of this machine (127.0.0.2 stands in for its external address) reaches no socket:',
       'the kernel answers with ICMP "port unreachable" and the client gives up.',
     );
-    try {
-      await request({
-        host: '127.0.0.2',
-        port: server.address.port,
-        attempts: 2,
-        onEvent: ctx.as('client'),
-        ...(signal ? { signal } : {}),
-      });
-      ctx.check(false, 'a server bound to 127.0.0.1 should not answer at 127.0.0.2');
-    } catch (err) {
-      if (!(err instanceof GaveUpError)) throw err;
-      ctx.check(true, 'bound to 127.0.0.1: no reply at 127.0.0.2');
-    }
+    await expectNoReply(ctx, '127.0.0.1', '127.0.0.2', server.address.port);
   } finally {
     await server.close();
   }
@@ -69,19 +79,7 @@ async function run(ctx: DemoContext): Promise<void> {
       ...(signal ? { signal } : {}),
     });
     ctx.check(r.text.startsWith('I received from you'), 'bound to 127.0.0.2: answered there');
-    try {
-      await request({
-        host: '127.0.0.1',
-        port: one.address.port,
-        attempts: 2,
-        onEvent: ctx.as('client'),
-        ...(signal ? { signal } : {}),
-      });
-      ctx.check(false, 'a server bound to 127.0.0.2 should not answer at 127.0.0.1');
-    } catch (err) {
-      if (!(err instanceof GaveUpError)) throw err;
-      ctx.check(true, 'bound to 127.0.0.2: no reply at 127.0.0.1');
-    }
+    await expectNoReply(ctx, '127.0.0.2', '127.0.0.1', one.address.port);
   } finally {
     await one.close();
   }
