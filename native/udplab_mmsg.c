@@ -34,6 +34,7 @@
 #define META 128            /* bytes of metadata per datagram, see the layouts below */
 #define TEXT_AT 32          /* the address text starts here inside a metadata entry */
 #define ROUNDS 8            /* batches per wake-up at most, so one busy socket cannot starve others */
+#define UNWATCH_AT 16       /* a batch this big takes the socket out of epoll while it is answered */
 #define TO_PEER (-2)        /* send metadata slot: to the connected peer (connect()), no address */
 
 /* Receive metadata, int32 view: [0] length [1] family 4|6 [2] port [3] raw IPv4 [4] text length
@@ -53,6 +54,7 @@ typedef struct sock_s {
   napi_env env;
   uv_poll_t poll;
   int fd, events, closing, blocked, spurious;
+  int unwatched; /* out of epoll until the end of this wake-up (on_poll) */
   napi_ref cb, resource, bufs[4];
   napi_async_context actx;
   uint8_t *rbuf, *rmeta, *sbuf, *smeta;
@@ -73,7 +75,7 @@ static void on_poll(uv_poll_t* handle, int status, int events);
 
 static void update_poll(sock_t* s) {
   int want = UV_READABLE | (s->qlen > 0 && !s->blocked ? UV_WRITABLE : 0);
-  if (s->closing || want == s->events) return;
+  if (s->closing || s->unwatched || want == s->events) return;
   s->events = want;
   uv_poll_start(&s->poll, want, on_poll);
 }
@@ -203,6 +205,17 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
       if (!would_block(errno)) call_js(s, -errno);
       break;
     }
+    /* While a socket is in an epoll set, every datagram it sends wakes its wait queue when the
+     * kernel frees the datagram (sock_wfree → sock_def_write_space → ep_poll_callback, a lock
+     * with interrupts off, per datagram). A big batch means a busy socket: leave epoll for the
+     * rest of this wake-up (uv_poll_stop removes the fd at once) and come back in update_poll
+     * (one epoll_ctl each way per wake-up, against one wake-up call per reply). Small batches
+     * stay: at low rates the two epoll_ctl calls would cost more than they save. */
+    if (n >= UNWATCH_AT && !s->unwatched) {
+      uv_poll_stop(&s->poll);
+      s->events = 0;
+      s->unwatched = 1;
+    }
     for (int i = 0; i < n; i++) {
       uint8_t* meta = s->rmeta + (size_t)i * META;
       ((int32_t*)meta)[0] = (int32_t)s->rmsg[i].msg_len;
@@ -211,6 +224,7 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
     call_js(s, n); /* may close the socket: s stays valid until the close callback */
     if (n < BATCH) break; /* the queue is most likely empty: spare the EAGAIN system call */
   }
+  s->unwatched = 0;
   update_poll(s);
 }
 
