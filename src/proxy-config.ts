@@ -50,23 +50,50 @@ export const PROXY_DEFAULTS = {
   pendingLimit: 256,
 } as const;
 
-/** True when `address` is one of this machine's: loopback or an interface address. */
+/**
+ * One spelling per address, so that aliases compare equal: IPv6 in its canonical form
+ * (`0:0:0:0:0:0:0:1` → `::1`), and an IPv4-mapped IPv6 address as the IPv4 one it maps
+ * (`::ffff:127.0.0.1` and `::ffff:7f00:1` → `127.0.0.1`). Addresses with a zone stay as they are.
+ */
+export function canonicalAddress(address: string): string {
+  if (!address.includes(':')) return address;
+  let a: string;
+  try {
+    a = new URL(`udp://[${address}]`).hostname.slice(1, -1);
+  } catch {
+    return address; // fe80::1%eth0: URL takes no zone
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+  if (mapped === null) return a;
+  const hi = Number.parseInt(mapped[1] ?? '0', 16);
+  const lo = Number.parseInt(mapped[2] ?? '0', 16);
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+/** True when `address` (canonical) is one of this machine's: loopback or an interface address. */
 function isLocalAddress(address: string): boolean {
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (a.startsWith('127.') || a === '::1') return true;
+  if (address.startsWith('127.') || address === '::1') return true;
   return Object.values(networkInterfaces()).some((list) =>
-    (list ?? []).some((i) => i.address === a),
+    (list ?? []).some((i) => canonicalAddress(i.address) === address),
   );
 }
 
 /**
  * True when relaying to `target` would send the proxy's datagrams back to itself: every datagram
- * would come back as a new client, forever.
+ * would come back as a new client, forever. Aliases count (`::ffff:127.0.0.1` is 127.0.0.1), and
+ * so does the unspecified address as a destination: Linux delivers a datagram sent to 0.0.0.0 to
+ * 127.0.0.1, and one sent to `::` to ::1. A listener on 0.0.0.0 hears every local IPv4 address; one
+ * on `::` (dual-stack) every local address.
  */
 export function relaysToItself(listen: Endpoint, target: Endpoint): boolean {
   if (listen.port !== target.port) return false;
-  const wildcard = listen.address === '0.0.0.0' || listen.address === '::';
-  return listen.address === target.address || (wildcard && isLocalAddress(target.address));
+  const l = canonicalAddress(listen.address);
+  let t = canonicalAddress(target.address);
+  if (t === '0.0.0.0') t = '127.0.0.1';
+  else if (t === '::') t = '::1';
+  if (l === t) return true;
+  if (l === '0.0.0.0') return !t.includes(':') && isLocalAddress(t);
+  return l === '::' && isLocalAddress(t);
 }
 
 function positiveInt(v: number, name: string): number {

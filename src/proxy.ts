@@ -92,7 +92,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   if (relaysToItself(bound, targetEp)) {
     socket.close();
     throw new RangeError(
-      `the proxy would relay to itself (${formatEndpoint(targetEp)} is where it listens)`,
+      `the proxy would relay to itself (datagrams to ${formatEndpoint(targetEp)} arrive at its own socket, ${formatEndpoint(bound)})`,
     );
   }
   const address = {

@@ -18,6 +18,7 @@ import {
   type UdpProxy,
 } from '../src/index.js';
 import type { LostEvent } from '../src/proxy-events.js';
+import { canonicalAddress, relaysToItself } from '../src/proxy-config.js';
 import { UpstreamTable } from '../src/proxy-upstream.js';
 import { freePort, nextMessage, rawSocket, until } from './helpers.js';
 
@@ -381,14 +382,45 @@ test('a rate limit holds the byte rate on the wire', async (t) => {
   assert.ok(median >= 9 && median <= 15, `median gap ${median} ms`);
 });
 
-test('a proxy that would relay to itself is refused at once', async () => {
+test('a proxy that would relay to itself is refused at once, whatever the spelling', async () => {
   const port = await freePort();
-  for (const listen of ['127.0.0.1', '0.0.0.0']) {
+  const cases: [string, string][] = [
+    ['127.0.0.1', '127.0.0.1'],
+    ['0.0.0.0', '127.0.0.1'],
+    // Linux delivers a datagram sent to 0.0.0.0 to 127.0.0.1, and one sent to :: to ::1.
+    ['127.0.0.1', '0.0.0.0'],
+    ['::1', '::'],
+    // IPv4-mapped and non-canonical IPv6 spellings of the same address.
+    ['127.0.0.1', '::ffff:127.0.0.1'],
+    ['::ffff:127.0.0.1', '127.0.0.1'],
+    ['::1', '0:0:0:0:0:0:0:1'],
+    ['::', '127.0.0.1'],
+  ];
+  for (const [listen, to] of cases) {
     await assert.rejects(
-      createProxy({ listen: { host: listen, port }, to: { host: '127.0.0.1', port } }),
+      createProxy({ listen: { host: listen, port }, to: { host: to, port } }),
       /relay to itself/,
+      `${listen} → ${to}`,
     );
   }
+});
+
+test('relaysToItself: aliases are the same address, other addresses and ports are not', () => {
+  const self = (l: string, t: string, tp = 9000): boolean =>
+    relaysToItself({ address: l, port: 9000 }, { address: t, port: tp });
+  assert.equal(canonicalAddress('::ffff:7f00:1'), '127.0.0.1');
+  assert.equal(canonicalAddress('::FFFF:127.0.0.2'), '127.0.0.2');
+  assert.equal(canonicalAddress('0:0:0:0:0:0:0:1'), '::1');
+  assert.equal(canonicalAddress('fe80::1%lo'), 'fe80::1%lo');
+  assert.equal(self('127.0.0.1', '0.0.0.0'), true);
+  assert.equal(self('::ffff:127.0.0.1', '127.0.0.1'), true);
+  assert.equal(self('0.0.0.0', '127.0.0.9'), true);
+  assert.equal(self('::', '::1'), true);
+  // Not the proxy: another loopback address, the other family on an IPv4 wildcard, another port.
+  assert.equal(self('127.0.0.2', '0.0.0.0'), false);
+  assert.equal(self('127.0.0.1', '127.0.0.2'), false);
+  assert.equal(self('0.0.0.0', '::1'), false);
+  assert.equal(self('127.0.0.1', '127.0.0.1', 9001), false);
 });
 
 test('a new client is announced (client-added) before any event of its first datagram', async (t) => {
