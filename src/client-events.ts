@@ -67,8 +67,9 @@ export interface RefusedEvent extends BaseEvent {
 /**
  * `gave-up`: the schedule ran out. In sealed mode it also carries the client's `keyId` and how many
  * datagrams came back `forged` or `notSealed`, the clues to a key mismatch. In plain mode with a
- * request ID (`--id`) it carries `wrongId`, how many replies came without that ID: more than 0 means
- * the server answered but does not echo IDs.
+ * request ID (`--id`) it carries `wrongId`, how many datagrams came without that ID, split into
+ * `noId` (from the server, no ID: more than 0 means the server does not echo IDs), `otherId` (from
+ * the server, another request's ID) and `fromElsewhere` (another address or port: possibly spoofed).
  */
 export interface GaveUpEvent extends BaseEvent {
   event: 'gave-up';
@@ -80,8 +81,14 @@ export interface GaveUpEvent extends BaseEvent {
   keyId?: string;
   forged?: number;
   notSealed?: number;
-  /** Plain mode with an ID: replies ignored as `wrong-id` (the server answered without the ID). */
+  /** Plain mode with an ID: datagrams ignored as `wrong-id` (= noId + otherId + fromElsewhere). */
   wrongId?: number;
+  /** Plain mode with an ID: from the server's own address and port, with no ID at all. */
+  noId?: number;
+  /** Plain mode with an ID: from the server's own address and port, with another request's ID. */
+  otherId?: number;
+  /** Plain mode with an ID: from another address or port (`--promiscuous`), any ID but this one. */
+  fromElsewhere?: number;
 }
 /** Every event of one request. */
 export type ClientEvent =

@@ -82,10 +82,19 @@ export interface GaveUpDetails {
   /** Sealed mode: the client's key ID (a server with another key stays silent). */
   keyId?: string;
   /**
-   * Plain mode with a request ID: how many replies were ignored because they did not carry it. More
-   * than 0 means the server answered but does not echo IDs (the lab's Python server does not).
+   * Plain mode with a request ID: how many datagrams were ignored because they did not carry it
+   * (reason `wrong-id`), the sum of the three counts below.
    */
   wrongId?: number;
+  /**
+   * Of those, from the server's own address and port with no ID at all. More than 0 means the server
+   * answered but does not echo IDs (the lab's Python server does not).
+   */
+  noId?: number;
+  /** Of those, from the server's own address and port with another request's ID. */
+  otherId?: number;
+  /** Of those, from any other address or port (`promiscuous` only): possibly spoofed. */
+  fromElsewhere?: number;
 }
 
 /** The error {@link request} rejects with when the schedule runs out (code TIMEOUT or REFUSED). */
@@ -98,8 +107,14 @@ export class GaveUpError extends UdplabError {
         (details.keyId === undefined
           ? ''
           : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`) +
-        (details.wrongId
-          ? `; the server answered ${details.wrongId === 1 ? 'once' : `${String(details.wrongId)} times`} without the request's ID: it does not echo request IDs`
+        (details.noId
+          ? `; the server answered ${details.noId === 1 ? 'once' : `${String(details.noId)} times`} without the request's ID: it does not echo request IDs`
+          : '') +
+        (details.otherId
+          ? `; the server answered ${details.otherId === 1 ? 'once' : `${String(details.otherId)} times`} with another request's ID`
+          : '') +
+        (details.fromElsewhere
+          ? `; ${String(details.fromElsewhere)} datagram${details.fromElsewhere === 1 ? '' : 's'} from another address or port did not carry the request's ID (possibly spoofed)`
           : ''),
     );
     this.name = 'GaveUpError';
@@ -212,7 +227,8 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
       let ignored = 0;
       let forged = 0;
       let notSealed = 0;
-      let wrongId = 0;
+      // Plain mode with an ID: why each `wrong-id` datagram was wrong (the gave-up clues).
+      const ids = { wrongId: 0, noId: 0, otherId: 0, fromElsewhere: 0 };
       cleanup.push(() => clearTimeout(timer));
 
       const fail = (err: unknown): void => {
@@ -300,7 +316,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             key !== undefined
               ? { keyId: key.id, forged, notSealed }
               : id !== undefined
-                ? { wrongId }
+                ? { ...ids }
                 : {};
           onEvent({
             event: 'gave-up',
@@ -316,7 +332,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
               attempts: n,
               elapsedMs,
               reason: lastSeen,
-              ...(key !== undefined ? { keyId: key.id } : id !== undefined ? { wrongId } : {}),
+              ...(key !== undefined ? { keyId: key.id } : id !== undefined ? { ...ids } : {}),
             }),
           );
         }, wait);
@@ -327,10 +343,21 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         let reply: Buffer = data;
         let text: string;
         let verdict: IgnoreReason | undefined;
+        // Plain mode: which count a `wrong-id` datagram adds to (only the server's own address and
+        // port without any ID means "it does not echo IDs"; test/client-id.test.ts).
+        let wrongKind: 'noId' | 'otherId' | 'fromElsewhere' = 'noId';
         if (key === undefined || wire === undefined) {
           const rid = parseId(data);
-          text = escapePayload(stripId(data, rid));
-          if (id !== undefined && rid !== id) verdict = 'wrong-id';
+          if (id !== undefined && rid !== id) {
+            verdict = 'wrong-id';
+            wrongKind = !sameEndpoint(from, to)
+              ? 'fromElsewhere'
+              : rid === undefined
+                ? 'noId'
+                : 'otherId';
+          }
+          // A datagram with the wrong ID is shown whole: its ID is what was wrong.
+          text = escapePayload(verdict === undefined ? stripId(data, rid) : data);
         } else {
           // Sealed: nothing is believed before the tag verifies; forged datagrams are shown escaped.
           const opened = wire.openDatagram(key, data);
@@ -349,7 +376,10 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
           ignored++;
           if (reason === 'forged') forged++;
           else if (reason === 'not-sealed') notSealed++;
-          else if (reason === 'wrong-id') wrongId++;
+          else if (reason === 'wrong-id') {
+            ids.wrongId++;
+            if (key === undefined) ids[wrongKind]++;
+          }
           onEvent({ event: 'ignored', time: isoNow(), from, bytes: data.length, text, reason });
         };
         // In sealed mode a forgery stays a forgery after the reply came; in plain mode anything

@@ -15,9 +15,11 @@ import { isValidId } from '../wire/text.js';
 import { openOutput, type CommandContext } from './context.js';
 import { clip, ep, formatMs, plural, quote, type Colors } from './output.js';
 
+/** Said also when the server answered with another request's ID: this one's reply may be lost. */
+const LOST_CAUSE = 'the request or the reply was lost on the way';
 const GIVE_UP_CAUSES = [
   'the server is not running (or crashed)',
-  'the request or the reply was lost on the way',
+  LOST_CAUSE,
   'wrong server address or port',
   'a firewall drops the datagrams',
   'the server is bound to another interface (e.g. 127.0.0.1 while you sent to an external address)',
@@ -38,18 +40,55 @@ function giveUpCauses(e: GaveUpEvent): string[] {
     return [
       `  - the server answered in plain text (${String(e.notSealed)} ignored): it runs without --key-file; start it with --key-file and this key, or run the client without it`,
     ];
-  // Replies came, none with the request's ID: the server runs, is reachable, and ignores IDs.
+  // Replies came from the server itself, none with the request's ID: the server runs, is
+  // reachable, and ignores IDs. Only then is dropping --id the advice: a datagram with another ID,
+  // or from another address, says nothing about the server's echo (test/client-id.test.ts).
+  const other = otherIdCause(e);
   if (noEcho(e))
     return [
-      `  - the server answered without the request's ID (${String(e.wrongId)} ignored as wrong-id): it does not echo request IDs (the lab's Python server does not); run the client without --id, or use udplab server, which echoes them`,
+      `  - the server answered without the request's ID (${String(e.noId)} ignored as wrong-id): it does not echo request IDs (the lab's Python server does not); run the client without --id, or use udplab server, which echoes them`,
+      ...other,
     ];
+  if (other.length > 0) return [...other, `  - ${LOST_CAUSE}`];
   const generic = e.keyId === undefined ? [...GIVE_UP_CAUSES, SEALED_SERVER_CAUSE] : GIVE_UP_CAUSES;
   return [...keyCauses(e), ...generic.map((x) => `  - ${x}`)];
 }
 
-/** True when a plain client with `--id` got replies, but none with its ID. */
+/** True when a plain client with `--id` got replies from the server's address, none with an ID. */
 function noEcho(e: GaveUpEvent): boolean {
-  return e.keyId === undefined && (e.wrongId ?? 0) > 0;
+  return e.keyId === undefined && (e.noId ?? 0) > 0;
+}
+
+/** The cause a plain `--id` client lists when the server answered with another request's ID. */
+function otherIdCause(e: GaveUpEvent): string[] {
+  const n = e.keyId === undefined ? (e.otherId ?? 0) : 0;
+  if (n === 0) return [];
+  return [
+    `  - the server answered with another request's ID (${String(n)} ignored as wrong-id): late replies to an earlier request, or a server that does not copy the ID back as it came`,
+  ];
+}
+
+/** The note on wrong-ID datagrams from another address (`--promiscuous`): not the server's doing. */
+function elsewhereNote(e: GaveUpEvent): string[] {
+  const n = e.keyId === undefined ? (e.fromElsewhere ?? 0) : 0;
+  if (n === 0) return [];
+  return [
+    `Also ignored: ${plural(n, 'datagram')} from an address or port other than the server’s, with a missing or wrong request ID — possibly spoofed; --id kept ${n === 1 ? 'it' : 'them'} out`,
+  ];
+}
+
+/** The gave-up headline: with `--id`, what came back from the server instead of the reply. */
+function giveUpHead(e: GaveUpEvent): string {
+  const tries = `${plural(e.attempts, 'attempt')} over ${formatMs(e.elapsedMs)}`;
+  const noId = e.keyId === undefined ? (e.noId ?? 0) : 0;
+  const otherId = e.keyId === undefined ? (e.otherId ?? 0) : 0;
+  if (e.reason === 'refused' || noId + otherId === 0)
+    return `Cannot receive data from server: no reply after ${tries}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`;
+  const seen = [
+    ...(noId > 0 ? [`${plural(noId, 'reply', 'replies')} came without it`] : []),
+    ...(otherId > 0 ? [`${plural(otherId, 'reply', 'replies')} carried another request's ID`] : []),
+  ];
+  return `Cannot receive data from server: no reply with this request's ID after ${tries} (${seen.join(', ')}).`;
 }
 
 /** The key-mismatch causes a sealed client lists first when it gives up. */
@@ -102,14 +141,10 @@ export function renderClient(event: BaseEvent, c: Colors): string | undefined {
         `Ignored ${plural(e.bytes, 'byte')} from ${ep(e.from)} (${e.reason}): ${quote(clip(e.text))}`,
       );
     case 'gave-up': {
-      const tries = plural(e.attempts, 'attempt');
-      const head =
-        e.reason !== 'refused' && noEcho(e)
-          ? `Cannot receive data from server: no reply with this request's ID after ${tries} over ${formatMs(e.elapsedMs)} (${plural(e.wrongId ?? 0, 'reply', 'replies')} came without it).`
-          : `Cannot receive data from server: no reply after ${tries} over ${formatMs(e.elapsedMs)}${e.reason === 'refused' ? ' (port unreachable)' : ''}.`;
       const causes = giveUpCauses(e);
       return [
-        c.red(head),
+        c.red(giveUpHead(e)),
+        ...elsewhereNote(e).map((x) => c.yellow(x)),
         causes.length === 1 ? 'Likely cause:' : 'Likely causes:',
         ...causes,
       ].join('\n');
