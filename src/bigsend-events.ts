@@ -84,6 +84,8 @@ export interface PathMtuEvent extends BaseEvent {
   limit: number;
   /** The whole payload tried as one datagram. */
   size: number;
+  /** Whether the kernel accepted it as one datagram (false: `too-big` came before). */
+  wholeSent: boolean;
   /** The largest piece. */
   pieceBytes: number;
   /** Interface the route uses, and its MTU; null when the system does not tell. */

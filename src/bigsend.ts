@@ -291,6 +291,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
       family: ipName(family),
       limit,
       size,
+      wholeSent,
       pieceBytes,
       interface: mtu?.interface ?? null,
       mtu: mtu?.mtu ?? null,

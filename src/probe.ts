@@ -64,7 +64,10 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Tries per size in the round-trip search before it counts as failed. Default 2. */
   attempts?: number;
-  /** Measure the round trip too. Default true. */
+  /**
+   * Measure the round trip too. Default true. False skips only that: the local search still sends
+   * the sizes the kernel accepts (about 13 datagrams, up to 65,507 bytes) to `host:port`.
+   */
   roundTrip?: boolean;
   /** Local address to send from, `HOST:PORT` (so that an echo client can be told where its server is). */
   bind?: string;

@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import { maxPayload, resolveHost } from './address.js';
-import { ErrorCodes, UdplabError, abortError } from './errors.js';
+import { ErrorCodes, UdplabError, abortError, bindError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 
@@ -13,8 +13,35 @@ import { ignoreEvents, isoNow } from './events.js';
 export interface SpoofSentEvent extends BaseEvent {
   event: 'sent';
   to: Endpoint;
+  /** Where it left from, as the receiver sees it (the route's source address, never `0.0.0.0`). */
   from: Endpoint;
   bytes: number;
+}
+
+/**
+ * The source address the kernel picks for `to`: a connected UDP socket gets it from the route
+ * lookup, and connect() sends nothing. Binding the sending socket to it (port 0) makes the
+ * datagrams leave from exactly that address, so `from` is what the receiver sees, not the
+ * wildcard `0.0.0.0` an unbound socket reports.
+ */
+async function sourceAddressFor(family: 'udp4' | 'udp6', to: Endpoint): Promise<string> {
+  const probe = dgram.createSocket(family);
+  probe.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.connect(to.port, to.address, () => {
+        probe.off('error', reject);
+        resolve();
+      });
+    });
+    return probe.address().address;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new UdplabError(ErrorCodes.SEND, `cannot send to ${to.address}: ${why}`, { cause: err });
+  } finally {
+    probe.close();
+  }
 }
 
 /** Options of {@link spoof}. */
@@ -49,9 +76,21 @@ export async function spoof(options: SpoofOptions): Promise<number> {
       `message of ${data.length} bytes is too big for one UDP datagram (at most ${limit} bytes over ${target.family === 'udp6' ? 'IPv6' : 'IPv4'})`,
     );
   }
+  const source = await sourceAddressFor(target.family, to);
   const socket = dgram.createSocket(target.family);
   socket.on('error', () => undefined); // ICMP errors of an unconnected socket are not ours to report
   try {
+    // Unconnected on purpose: a refused datagram (ICMP port unreachable) must not fail the next send.
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(bindError(err, source, 0));
+      };
+      socket.once('error', onError);
+      socket.bind({ address: source, port: 0, exclusive: true }, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
     let sent = 0;
     for (let i = 0; i < count; i++) {
       if (options.signal?.aborted) break;

@@ -12,6 +12,7 @@ import {
   type BigsendResult,
 } from '../src/bigsend.js';
 import { makePayload, splitPayload } from '../src/chunks.js';
+import { explainPath } from '../src/cli/bigsend.js';
 import { main } from '../src/cli/main.js';
 import { echoClient } from '../src/echo-client.js';
 import { Capture, rawSocket, runCli, until } from './helpers.js';
@@ -106,7 +107,53 @@ test('IPv4 text output: "packet too big, cannot send", the reason, the tally and
   assert.match(out, /MTU is 65,536 bytes/);
   assert.match(out, /loopback’s MTU is 65,536/);
   assert.match(out, /each piece would leave as 4 IP fragments/);
+  assert.match(
+    out,
+    /so the kernel refuses 80,000 bytes in one datagram before anything leaves \(EMSGSIZE\)\. Each piece of 5,000 bytes is below that limit, so it can be sent\./,
+  );
   assert.doesNotMatch(out, /Sent piece/, '--quiet leaves out the per-piece lines');
+});
+
+test('text output when the payload fits in one datagram: no EMSGSIZE in the why', async () => {
+  const run = startCli(['bigsend', '127.0.0.1', '0', '--size', '60000', '--chunks', '1', '-q']);
+  const port = Number(
+    (await until(() => /Waiting at 127\.0\.0\.1:(\d+)/.exec(run.stdout.text)?.[1])) ?? 0,
+  );
+  await echoClient({ host: '127.0.0.1', port, idleMs: 3000 });
+  assert.equal(await run.code, 0);
+  const out = run.stdout.text;
+  assert.match(out, /^packet sent \(60,000 bytes as one datagram\)$/m);
+  assert.match(
+    out,
+    /^Why: a UDP datagram carries at most 65,507 bytes over IPv4 \(.*\), and 60,000 bytes are below that limit, so the kernel sent them as one datagram\. The route to 127\.0\.0\.1 uses lo/m,
+  );
+  assert.match(out, /there the datagram travels as one IP packet, unfragmented\./);
+  assert.match(out, /the datagram would leave as 41 IP fragments/);
+  assert.doesNotMatch(out, /EMSGSIZE|refuses|too big|Each piece/);
+});
+
+test('the why at the limit: "exactly at that limit", whether the whole went out or not', () => {
+  const base = {
+    to: { address: '::1', port: 1 },
+    family: 'IPv6',
+    limit: 65527,
+    interface: null,
+    mtu: null,
+    source: null,
+    fragments: null,
+    fragmentBytes: null,
+  } as const;
+  const whole = explainPath({ ...base, size: 65527, wholeSent: true, pieceBytes: 65527 });
+  assert.match(whole, /and 65,527 bytes are exactly at that limit, so the kernel sent them as one/);
+  assert.doesNotMatch(whole, /EMSGSIZE|below/);
+  const split = explainPath({ ...base, size: 131054, wholeSent: false, pieceBytes: 65527 });
+  assert.match(split, /so the kernel refuses 131,054 bytes in one datagram .*\(EMSGSIZE\)\./);
+  assert.match(split, /Each piece of 65,527 bytes is exactly at that limit, so it can be sent\./);
+  const both = explainPath({ ...base, size: 60000, wholeSent: true, pieceBytes: 30000 });
+  assert.match(
+    both,
+    /60,000 bytes are below that limit.* Each piece of 30,000 bytes is below that limit too\./,
+  );
 });
 
 for (const c of [
@@ -125,6 +172,10 @@ for (const c of [
       assert.equal(r.wholeEchoed, fits, `${size}`);
       assert.equal(r.echoed, 2);
       const tooBig = ofKind(b.events, 'too-big');
+      assert.deepEqual(
+        ofKind(b.events, 'path-mtu').map((e) => e.wholeSent),
+        [fits],
+      );
       if (fits) {
         assert.deepEqual(
           ofKind(b.events, 'sent-whole').map((e) => e.bytes),

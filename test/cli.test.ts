@@ -213,18 +213,23 @@ test('client --count: ping-like summary', async (t) => {
   assert.equal(summary?.answered, 2);
 });
 
-test('spoof --json: sent {to, bytes}', async (t) => {
-  const target = await rawSocket();
-  t.after(() => target.close());
-  const got = nextMessage(target);
-  const r = await runCli(['spoof', '127.0.0.1', String(target.address().port), '--json']);
-  assert.equal(r.code, 0);
-  assert.equal((await got).data.toString(), "I'm fake");
-  const [e] = r.stdout.events();
-  assert.equal(e?.event, 'sent');
-  assert.deepEqual(e?.to, { address: '127.0.0.1', port: target.address().port });
-  assert.equal(e?.bytes, 8);
-});
+for (const host of ['127.0.0.1', '::1']) {
+  test(`spoof --json to ${host}: sent {to, from, bytes}, from as the receiver sees it`, async (t) => {
+    const target = await rawSocket(host === '::1' ? 'udp6' : 'udp4');
+    t.after(() => target.close());
+    const got = nextMessage(target);
+    const r = await runCli(['spoof', host, String(target.address().port), '--json']);
+    assert.equal(r.code, 0);
+    const m = await got;
+    assert.equal(m.data.toString(), "I'm fake");
+    const [e] = r.stdout.events();
+    assert.equal(e?.event, 'sent');
+    assert.deepEqual(e?.to, { address: host, port: target.address().port });
+    // Not the wildcard 0.0.0.0 of an unbound socket: the address and port the datagram came from.
+    assert.deepEqual(e?.from, { address: m.rinfo.address, port: m.rinfo.port });
+    assert.equal(e?.bytes, 8);
+  });
+}
 
 test('the real process: server prints per datagram, SIGINT prints the summary and exits 0', async (t) => {
   const p = spawnUdplab(['server', '127.0.0.1', '0']);

@@ -110,4 +110,33 @@ test('pointed at udplab server by mistake: stops at the first reply instead of p
   assert.match(r.stdout.text, /it is a reply server \(udplab server\), not bigsend/);
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(server.counters.received, 1, 'only the hello reached the server');
+  // The server answered (heard), but there was nothing to echo: still exit 1, as the help says.
+  const json = await runCli([
+    'echo-client',
+    '127.0.0.1',
+    String(server.address.port),
+    '--idle',
+    '2',
+    '--json',
+  ]);
+  assert.equal(json.code, 1);
+  const summary = json.stdout.events().find((e) => e.event === 'summary');
+  assert.deepEqual(summary && [summary.heard, summary.reason], [true, 'reply-server']);
+});
+
+test('CLI: the server spoke, then went quiet → exit 0 after --idle', async (t) => {
+  const server = await rawSocket();
+  t.after(() => server.close());
+  const running = runCli([
+    'echo-client',
+    '127.0.0.1',
+    String(server.address().port),
+    '--idle',
+    '0.1',
+  ]);
+  const hello = await nextMessage(server);
+  server.send('once', hello.rinfo.port, '127.0.0.1');
+  const r = await running;
+  assert.equal(r.code, 0, r.stderr.text);
+  assert.match(r.stdout.text, /Echoed 1 datagram \(4 bytes\); stopped: the server went quiet/);
 });

@@ -17,6 +17,19 @@ test('control characters, zero bytes and invalid UTF-8 are escaped', () => {
   assert.equal(escapePayload(Buffer.from('\u202eevil')), '\\u202eevil');
 });
 
+test('the rules docs/events.md lists: separators and bidi as \\uNNNN, C1 as \\xNN', () => {
+  assert.equal(
+    escapePayload(Buffer.from('\u2028\u2029\u202a\u202e\u2066\u2069')),
+    '\\u2028\\u2029\\u202a\\u202e\\u2066\\u2069',
+  );
+  // The documented ambiguity: U+0085 (valid UTF-8 c2 85) and a lone byte 0x85 look the same.
+  assert.equal(escapePayload(Buffer.from([0xc2, 0x85])), '\\x85');
+  assert.equal(escapePayload(Buffer.from([0x85])), '\\x85');
+  assert.equal(escapePayload(Buffer.from('\\x85')), '\\\\x85', 'typed text cannot pass for either');
+  // Kept as they are, as documented: other invisible marks and a leading byte-order mark.
+  assert.equal(escapePayload(Buffer.from('\ufeffa\u200eb\u200f')), '\ufeffa\u200eb\u200f');
+});
+
 test('invalid UTF-8: the well-formed parts keep their escapes and characters', () => {
   // A newline stays `\n` and é stays é beside an invalid byte (all of it used to turn to `\xNN`).
   assert.equal(escapePayload(Buffer.from([0x61, 0x0a, 0x62, 0xff])), 'a\\nb\\xff');

@@ -69,6 +69,10 @@ test('sizes, blackout windows and Gilbert–Elliott parameters', () => {
   for (const bad of ['0.1', '0.1,0.2,0.3,0.4,0.5', '0.1,2']) {
     assert.throws(() => parseLossBurst(bad), RangeError, bad);
   }
+  // R = 0 with P > 0 never recovers: refused in P,R terms; allowed when the bad state is not total.
+  assert.throws(() => parseLossBurst('1,0'), /^RangeError: R must be > 0 when P > 0/);
+  assert.deepEqual(parseLossBurst('0,0'), { p: 0, r: 0 });
+  assert.deepEqual(parseLossBurst('0.1,0,0.5'), { p: 0.1, r: 0, lossBad: 0.5 });
 });
 
 test('describeImpairments says what a spec does in one line', () => {

@@ -104,6 +104,12 @@ test('usage errors: exit 2 with one line naming the problem', async () => {
     [[...base, '--jitter-dist', 'pareto'], /uniform or normal/],
     [[...base, '--down-delay', '-1'], /--down-delay/],
     [[...base, '--loss-burst', '0.1'], /P,R/],
+    // In the option's terms, not the library's (it used to say `lossBurst.r must be > 0`).
+    [
+      [...base, '--loss-burst', '1,0'],
+      /^udplab: error: option '--loss-burst <p,r>' argument '1,0' is invalid\. R must be > 0 when P > 0/,
+    ],
+    [[...base, '--down-loss-burst', '5%,0'], /--down-loss-burst .* R must be > 0/],
     [[...base, '--limit', '0'], /--limit/],
     [['proxy', '--listen', '127.0.0.1:0'], /--to/],
     [['proxy', '--listen', 'nowhere', '--to', '127.0.0.1:9'], /invalid address/],

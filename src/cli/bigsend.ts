@@ -21,16 +21,31 @@ function headerBytes(family: 'IPv4' | 'IPv6'): string {
 
 /**
  * The "why" of Task 3 as one paragraph, from the figures of a `path-mtu` event: the UDP payload
- * limit, the path's MTU read from the system, and how many IP fragments a piece becomes.
+ * limit, whether the whole payload fit under it (the EMSGSIZE sentence only when the kernel really
+ * refused it, i.e. `wholeSent` is false), the path's MTU read from the system, and how many IP
+ * fragments a piece becomes.
  */
 export function explainPath(e: Omit<PathMtuEvent, 'event' | 'time'>): string {
   const fam = e.family === 'IPv6' ? 'udp6' : 'udp4';
-  const parts = [
+  /** `below that limit`, or `exactly at that limit` for a size equal to it. */
+  const under = (bytes: number): string =>
+    bytes < e.limit ? 'below that limit' : 'exactly at that limit';
+  const onePiece = e.pieceBytes === e.size;
+  const piece = onePiece ? 'the datagram' : 'each piece';
+  const why =
     `Why: a UDP datagram carries at most ${n(e.limit)} bytes over ${e.family} ` +
-      `(${headerBytes(e.family)}: the length fields are 16 bits), so the kernel refuses ` +
-      `${n(e.size)} bytes in one datagram before anything leaves (EMSGSIZE).`,
-    `Each piece of ${n(e.pieceBytes)} bytes is below that limit, so it can be sent.`,
-  ];
+    `(${headerBytes(e.family)}: the length fields are 16 bits)`;
+  const parts = e.wholeSent
+    ? [
+        `${why}, and ${n(e.size)} bytes are ${under(e.size)}, so the kernel sent them as one datagram.`,
+        ...(onePiece
+          ? []
+          : [`Each piece of ${n(e.pieceBytes)} bytes is ${under(e.pieceBytes)} too.`]),
+      ]
+    : [
+        `${why}, so the kernel refuses ${n(e.size)} bytes in one datagram before anything leaves (EMSGSIZE).`,
+        `Each piece of ${n(e.pieceBytes)} bytes is ${under(e.pieceBytes)}, so it can be sent.`,
+      ];
   if (e.mtu === null || e.interface === null) {
     parts.push('The system did not tell the MTU of the path (no iproute2?).');
   } else {
@@ -42,12 +57,12 @@ export function explainPath(e: Omit<PathMtuEvent, 'event' | 'time'>): string {
       `The route to ${e.to.address} uses ${e.interface}, whose MTU is ${n(e.mtu)} bytes ` +
         `(read from ${from}${loop}): there ` +
         (frag === 1
-          ? `each piece travels as one IP packet, unfragmented.`
-          : `the IP layer splits each piece into ${frag} fragments of at most ${n(e.fragmentBytes ?? 0)} bytes, and the receiver reassembles them.`),
+          ? `${piece} travels as one IP packet, unfragmented.`
+          : `the IP layer splits ${piece} into ${frag} fragments of at most ${n(e.fragmentBytes ?? 0)} bytes, and the receiver reassembles them.`),
     );
     if (frag === 1 && e.pieceBytes + 28 > 1500) {
       parts.push(
-        `On a link with a smaller MTU, such as Ethernet’s 1,500, each piece would leave as ` +
+        `On a link with a smaller MTU, such as Ethernet’s 1,500, ${piece} would leave as ` +
           `${ipFragments(e.pieceBytes, 1500, fam)} IP fragments.`,
       );
     }

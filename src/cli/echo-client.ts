@@ -34,7 +34,7 @@ export function renderEchoClient(event: BaseEvent, c: Colors): string | undefine
                 ? 'the server went quiet'
                 : 'the server never answered';
       const line = `Echoed ${n(e.datagrams)} datagram${e.datagrams === 1 ? '' : 's'} (${n(e.bytes)} bytes); stopped: ${why}${e.failed ? `; ${e.failed} echoes failed to send` : ''}`;
-      return e.heard ? line : c.red(line);
+      return e.heard && e.reason !== 'reply-server' ? line : c.red(line);
     }
     default:
       return undefined;
@@ -50,7 +50,7 @@ export function defineEchoClient(cmd: Command, ctx: CommandContext): void {
           'the lab’s echo client: say hello to the server at HOST PORT (repeated each second until it\n' +
             'answers), then send back every datagram that comes from that server — and only from it.\n' +
             'Stops after --idle seconds with nothing, or when the server sends an empty datagram (done).\n' +
-            'Exit 1 when the server never answered.',
+            'Exit 1 when the server never answered, or answered as a reply server (nothing to echo).',
         )
         .argument('<host>', 'server address or name')
         .argument('<port>', 'server port')
@@ -87,6 +87,7 @@ export function defineEchoClient(cmd: Command, ctx: CommandContext): void {
         ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
       });
       out.flush();
+      // The job is echoing bigsend's pieces: a reply server gave nothing to echo, so it failed too.
       ctx.exitCode = r.heard && r.reason !== 'reply-server' ? 0 : 1;
     },
   );

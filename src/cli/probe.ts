@@ -54,7 +54,9 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
           'find by binary search (a) the largest datagram the local stack accepts for HOST (the EMSGSIZE\n' +
             'boundary: 65,507 bytes over IPv4, 65,527 over IPv6) and (b), when an echo peer answers at\n' +
             'HOST PORT (udplab echo-client, or any UDP echo service), the largest datagram that comes\n' +
-            'back intact; report both with the MTU of the path’s interface.',
+            'back intact; report both with the MTU of the path’s interface.\n' +
+            'Both searches really send to HOST PORT (the sizes the kernel accepts, even with --local-only):\n' +
+            'point it only at loopback or at a host that may receive them (~720 kB for the local search alone).',
         )
         .argument('<host>', 'destination address or name')
         .argument('<port>', 'destination port (an echo peer, for the round trip)')
@@ -64,7 +66,10 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
           'tries per size before it counts as lost (default 2)',
           positiveInt,
         )
-        .option('--local-only', 'only the local boundary: send nothing that waits for an echo')
+        .option(
+          '--local-only',
+          'local boundary only: no echo awaited, but the sizes the kernel accepts (~13, up to 65,507 bytes) still go to HOST:PORT',
+        )
         .option(
           '--bind <host:port>',
           'local address to send from (the server address an udplab echo-client was given)',

@@ -112,16 +112,25 @@ export function parseBlackout(text: string): Blackout {
   return { fromMs: from * 1000, toMs: to * 1000 };
 }
 
-/** Gilbert–Elliott parameters as netem's `gemodel`: `P,R[,1-H[,1-K]]`, each 0–1 or a percentage. */
+/**
+ * Gilbert–Elliott parameters as netem's `gemodel`: `P,R[,1-H[,1-K]]`, each 0–1 or a percentage.
+ * Checked here in those letters, as people typed them: checkGilbertElliott() applies the same rule
+ * later but names the library's fields (`lossBurst.r`), which mean nothing on a command line.
+ */
 export function parseLossBurst(text: string): GilbertElliottParams {
   const parts = text.split(',');
   if (parts.length < 2 || parts.length > 4) {
     throw new RangeError('expected P,R[,1-H[,1-K]] (e.g. 0.05,0.25 or 5%,25%)');
   }
-  const [p, r, lossBad, lossGood] = parts.map(parseProbability);
+  const [p = 0, r = 0, lossBad, lossGood] = parts.map(parseProbability);
+  if (p > 0 && r === 0 && (lossBad ?? 1) === 1) {
+    throw new RangeError(
+      'R must be > 0 when P > 0: with R = 0 the link never recovers from its first loss (for an outage, use --blackout)',
+    );
+  }
   return {
-    p: p ?? 0,
-    r: r ?? 0,
+    p,
+    r,
     ...(lossBad === undefined ? {} : { lossBad }),
     ...(lossGood === undefined ? {} : { lossGood }),
   };

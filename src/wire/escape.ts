@@ -4,8 +4,10 @@
  * zero bytes) prints on one line and cannot move the terminal's cursor.
  *
  * Rules: printable ASCII and printable non-ASCII UTF-8 characters are kept; `\` becomes `\\`;
- * `\n`, `\r`, `\t` stay as those escapes; any other control character, and every byte that is not
- * part of valid UTF-8, becomes `\xNN`.
+ * `\n`, `\r`, `\t` stay as those escapes; any other control character (C0, DEL, and C1 by its code
+ * point, so U+0085 and a lone byte 0x85 both show as `\x85`), and every byte that is not part of
+ * valid UTF-8, becomes `\xNN`; U+2028, U+2029 and the bidi controls U+202A–U+202E, U+2066–U+2069
+ * become `\uNNNN`. docs/events.md lists the same rules for users.
  */
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
