@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { echoClient, type EchoClientEvent } from '../src/echo-client.js';
+import { echoClientExitCode } from '../src/cli/echo-client.js';
 import { freePort, nextMessage, rawSocket, runCli } from './helpers.js';
 
 test('says hello, echoes the server’s datagrams byte for byte, stops when the server sends "done"', async (t) => {
@@ -139,4 +140,14 @@ test('CLI: the server spoke, then went quiet → exit 0 after --idle', async (t)
   const r = await running;
   assert.equal(r.code, 0, r.stderr.text);
   assert.match(r.stdout.text, /Echoed 1 datagram \(4 bytes\); stopped: the server went quiet/);
+});
+
+test('exit code: 0 only when the server spoke, is not a reply server, and every echo went out', () => {
+  const ok = { heard: true, reason: 'idle', failed: 0 } as const;
+  assert.equal(echoClientExitCode(ok), 0);
+  assert.equal(echoClientExitCode({ ...ok, reason: 'done' }), 0);
+  assert.equal(echoClientExitCode({ ...ok, heard: false }), 1);
+  assert.equal(echoClientExitCode({ ...ok, reason: 'reply-server' }), 1);
+  // An echo the socket could not send is a piece the big sender will miss.
+  assert.equal(echoClientExitCode({ ...ok, failed: 1 }), 1);
 });

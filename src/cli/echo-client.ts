@@ -1,7 +1,7 @@
 /** `udplab echo-client HOST PORT`: the lab's echo client for Task 3. */
 import type { Command } from 'commander';
 import { parsePort } from '../address.js';
-import { echoClient, type EchoClientEvent } from '../echo-client.js';
+import { echoClient, type EchoClientEvent, type EchoClientResult } from '../echo-client.js';
 import type { BaseEvent } from '../events.js';
 import { n } from './bigsend.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
@@ -34,7 +34,7 @@ export function renderEchoClient(event: BaseEvent, c: Colors): string | undefine
                 ? 'the server went quiet'
                 : 'the server never answered';
       const line = `Echoed ${n(e.datagrams)} datagram${e.datagrams === 1 ? '' : 's'} (${n(e.bytes)} bytes); stopped: ${why}${e.failed ? `; ${e.failed} echoes failed to send` : ''}`;
-      return e.heard && e.reason !== 'reply-server' ? line : c.red(line);
+      return e.heard && e.reason !== 'reply-server' && !e.failed ? line : c.red(line);
     }
     default:
       return undefined;
@@ -42,6 +42,17 @@ export function renderEchoClient(event: BaseEvent, c: Colors): string | undefine
 }
 
 /** Defines `udplab echo-client`. */
+/**
+ * The echo client's exit code. Its job is echoing bigsend's pieces: 1 when the server never
+ * answered, when it is a reply server (nothing to echo), or when an echo could not be sent (the
+ * sender misses that piece); else 0.
+ */
+export function echoClientExitCode(
+  r: Pick<EchoClientResult, 'heard' | 'reason' | 'failed'>,
+): 0 | 1 {
+  return r.heard && r.reason !== 'reply-server' && r.failed === 0 ? 0 : 1;
+}
+
 export function defineEchoClient(cmd: Command, ctx: CommandContext): void {
   withExamples(
     withCommonOptions(
@@ -50,7 +61,8 @@ export function defineEchoClient(cmd: Command, ctx: CommandContext): void {
           'the lab’s echo client: say hello to the server at HOST PORT (repeated each second until it\n' +
             'answers), then send back every datagram that comes from that server — and only from it.\n' +
             'Stops after --idle seconds with nothing, or when the server sends an empty datagram (done).\n' +
-            'Exit 1 when the server never answered, or answered as a reply server (nothing to echo).',
+            'Exit 1 when the server never answered, answered as a reply server (nothing to echo),\n' +
+            'or an echo could not be sent.',
         )
         .argument('<host>', 'server address or name')
         .argument('<port>', 'server port')
@@ -87,8 +99,7 @@ export function defineEchoClient(cmd: Command, ctx: CommandContext): void {
         ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
       });
       out.flush();
-      // The job is echoing bigsend's pieces: a reply server gave nothing to echo, so it failed too.
-      ctx.exitCode = r.heard && r.reason !== 'reply-server' ? 0 : 1;
+      ctx.exitCode = echoClientExitCode(r);
     },
   );
 }
