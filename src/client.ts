@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { maxPayload, resolveHost, sameEndpoint } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
-import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
+import { ErrorCodes, UdplabError, abortError, connectError, isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { SealKey } from './keys.js';
@@ -204,9 +204,10 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      const done = (): void => {
+      const done = (err?: Error | null): void => {
         socket.off('error', reject);
-        resolve();
+        if (err) reject(connectError(err, to.address, to.port));
+        else resolve();
       };
       // Connect before asking for the address: an unbound socket has none, and only after
       // connect() does the kernel pick the source address of the route to the server.

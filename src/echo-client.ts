@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { parseHostPort, resolveHost } from './address.js';
-import { abortError, bindError, isErrno } from './errors.js';
+import { abortError, bindError, connectError, isErrno } from './errors.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import { parseId } from './wire/text.js';
@@ -123,9 +123,10 @@ export async function echoClient(options: EchoClientOptions): Promise<EchoClient
       };
       socket.once('error', fail);
       const connect = (): void => {
-        socket.connect(to.port, to.address, () => {
+        socket.connect(to.port, to.address, (err?: Error) => {
           socket.off('error', fail);
-          resolve();
+          if (err) reject(connectError(err, to.address, to.port));
+          else resolve();
         });
       };
       if (bind && localHost) socket.bind({ address: localHost.address, port: bind.port }, connect);

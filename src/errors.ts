@@ -98,7 +98,10 @@ export function connectError(err: unknown, host: string, port: number): UdplabEr
     EHOSTUNREACH: 'no route to that host',
   };
   const friendly = why[errno];
-  const reason = friendly === undefined ? errText(err) : `${friendly} (${errno})`;
+  let reason = friendly === undefined ? errText(err) : `${friendly} (${errno})`;
+  if (errno === 'EINVAL' && isLinkLocalWithoutZone(host)) {
+    reason = `${host} is an IPv6 link-local address: it needs a zone naming the interface, such as ${host}%eth0`;
+  }
   return new UdplabError(ErrorCodes.SEND, `cannot connect to ${where(host, port)}: ${reason}`, {
     cause: err,
   });

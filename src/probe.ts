@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import { maxPayload, parseHostPort, resolveHost, type Family } from './address.js';
 import { familyOfAddress, fragmentDataBytes, ipFragments } from './chunks.js';
-import { ErrorCodes, UdplabError, abortError, bindError, isErrno } from './errors.js';
+import { ErrorCodes, UdplabError, abortError, bindError, connectError, isErrno } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import { pathMtu, type MtuSystem, type PathMtu } from './mtu.js';
@@ -126,8 +126,14 @@ async function openSocket(
       resolve();
     };
     const connect = (): void => {
-      if (connectTo) socket.connect(connectTo.port, connectTo.address, done);
-      else done();
+      if (connectTo) {
+        socket.connect(connectTo.port, connectTo.address, (err?: Error) => {
+          if (err === undefined || err === null) return done();
+          socket.off('error', fail);
+          socket.close();
+          reject(connectError(err, connectTo.address, connectTo.port));
+        });
+      } else done();
     };
     if (bind) socket.bind({ address: bind.address, port: bind.port }, connect);
     else if (connectTo) connect();

@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import type { Family } from './address.js';
-import { isErrno } from './errors.js';
+import { connectError, isErrno } from './errors.js';
 import type { Endpoint, ErrorEvent, EventSink } from './events.js';
 import { formatEndpoint, isoNow } from './events.js';
 import type {
@@ -231,8 +231,24 @@ export class UpstreamTable {
       this.#table.touch(key, o.now()); // a reply keeps the client alive too, as in a NAT
       o.onReply(s, data);
     });
-    socket.connect(o.target.port, o.target.address, () => {
+    socket.connect(o.target.port, o.target.address, (err?: Error) => {
       if (s.closed) return;
+      if (err) {
+        // connect(2) failed locally (no route, a link-local target without a zone): report it,
+        // fail this client's waiting datagrams, and forget the session, so that its next
+        // datagram tries again (the route may come back).
+        o.onEvent({
+          event: 'error',
+          time: isoNow(),
+          code: errno(err),
+          // The renderer adds the code: keep it out of the message.
+          message: `upstream socket of ${formatEndpoint(client)}: ${connectError(err, o.target.address, o.target.port).message.replace(` (${errno(err)})`, '')}`,
+        });
+        this.#table.delete(key);
+        const failure: SendFailure = { reason: 'socket', code: errno(err) };
+        for (const p of this.#close(s)) p.done(failure);
+        return;
+      }
       s.ready = true;
       const local = socket.address();
       if (o.clientEvents) {

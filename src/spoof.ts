@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import { maxPayload, resolveHost } from './address.js';
-import { ErrorCodes, UdplabError, abortError, bindError } from './errors.js';
+import { ErrorCodes, UdplabError, abortError, bindError, connectError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 
@@ -30,15 +30,15 @@ async function sourceAddressFor(family: 'udp4' | 'udp6', to: Endpoint): Promise<
   try {
     await new Promise<void>((resolve, reject) => {
       probe.once('error', reject);
-      probe.connect(to.port, to.address, () => {
+      probe.connect(to.port, to.address, (err?: Error) => {
         probe.off('error', reject);
-        resolve();
+        if (err) reject(err);
+        else resolve();
       });
     });
     return probe.address().address;
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new UdplabError(ErrorCodes.SEND, `cannot send to ${to.address}: ${why}`, { cause: err });
+    throw connectError(err, to.address, to.port);
   } finally {
     probe.close();
   }
