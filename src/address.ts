@@ -82,6 +82,17 @@ export function maxPayload(family: Family): number {
  * @example
  * sameEndpoint({ address: '::ffff:127.0.0.1', port: 5 }, { address: '127.0.0.1', port: 5 }) // true
  */
+/**
+ * Where Linux delivers a datagram sent to `address`: the unspecified address (`0.0.0.0`, `::`,
+ * what `""` resolves to) means this machine, and the kernel sends to loopback (ip_route_output
+ * takes 127.0.0.1, ::1); anything else is itself. A reply then comes from that address.
+ */
+export function destinationOf(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  return address;
+}
+
 export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   const norm = (s: string): string => (s.toLowerCase().startsWith('::ffff:') ? s.slice(7) : s);
   return a.port === b.port && norm(a.address) === norm(b.address);

@@ -5,7 +5,7 @@
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
 import dgram from 'node:dgram';
-import { maxPayload, resolveHost, sameEndpoint } from './address.js';
+import { destinationOf, maxPayload, resolveHost, sameEndpoint } from './address.js';
 import { schedule, type BackoffOptions } from './backoff.js';
 import { ErrorCodes, UdplabError, abortError, connectError, isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
@@ -166,7 +166,9 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
   if (signal?.aborted) throw abortError(signal);
   const waits = schedule(options);
   const server = await resolveHost(options.host);
-  const to: Endpoint = { address: server.address, port: options.port };
+  // A server "at" 0.0.0.0 or :: is this machine: the kernel sends to loopback, and the reply
+  // comes from there, so that is the address replies are matched against (and shown).
+  const to: Endpoint = { address: destinationOf(server.address), port: options.port };
   const key = options.key;
   const sealed = key === undefined ? undefined : await sealedId(options.id);
   // The sealed codec (and node:crypto under it) is loaded only in sealed mode: plain requests,

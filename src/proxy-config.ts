@@ -4,6 +4,7 @@
  * relays to itself. Pure: no socket, no timer.
  */
 import { networkInterfaces } from 'node:os';
+import { destinationOf } from './address.js';
 import type { Endpoint, EventSink } from './events.js';
 import { checkImpairments, mergeImpairments, type ImpairmentSpec } from './impair.js';
 import type { ProxyEvent } from './proxy-events.js';
@@ -88,9 +89,7 @@ function isLocalAddress(address: string): boolean {
 export function relaysToItself(listen: Endpoint, target: Endpoint): boolean {
   if (listen.port !== target.port) return false;
   const l = canonicalAddress(listen.address);
-  let t = canonicalAddress(target.address);
-  if (t === '0.0.0.0') t = '127.0.0.1';
-  else if (t === '::') t = '::1';
+  const t = destinationOf(canonicalAddress(target.address));
   if (l === t) return true;
   if (l === '0.0.0.0') return !t.includes(':') && isLocalAddress(t);
   return l === '::' && isLocalAddress(t);

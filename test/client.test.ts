@@ -8,6 +8,7 @@ import {
   spoof,
   type ClientEvent,
 } from '../src/index.js';
+import { destinationOf } from '../src/address.js';
 import { freePort, nextMessage, rawSocket } from './helpers.js';
 
 test('sends the current time, reports its real local address and the reply', async (t) => {
@@ -276,4 +277,36 @@ test('a message too big for UDP fails with UDPLAB_ERR_TOO_BIG', async (t) => {
       code: ErrorCodes.TOO_BIG,
     },
   );
+});
+
+test('a server "at" "", 0.0.0.0 or :: is this machine: the reply from loopback is accepted, connected or not', async (t) => {
+  assert.deepEqual(['0.0.0.0', '::', '127.0.0.2', '::1'].map(destinationOf), [
+    '127.0.0.1',
+    '::1',
+    '127.0.0.2',
+    '::1',
+  ]);
+  for (const [serverHost, clientHost] of [
+    ['127.0.0.1', ''],
+    ['127.0.0.1', '0.0.0.0'],
+    ['::1', '::'],
+  ] as const) {
+    const s = await createServer({ host: serverHost });
+    t.after(() => s.close());
+    for (const promiscuous of [false, true]) {
+      const r = await request({
+        host: clientHost,
+        port: s.address.port,
+        message: 'when',
+        promiscuous,
+        timeoutMs: 200,
+        attempts: 2,
+      });
+      assert.equal(r.text, 'I received from you a message of 4 bytes');
+      assert.deepEqual(
+        [r.from, r.fromServer, r.ignored],
+        [{ address: serverHost, port: s.address.port }, true, 0],
+      );
+    }
+  }
 });
