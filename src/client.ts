@@ -12,7 +12,7 @@ import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { SealKey } from './keys.js';
 import { escapePayload } from './wire/escape.js';
-import { parseId, randomId, stripId, withId } from './wire/text.js';
+import { isValidId, parseId, randomId, stripId, withId } from './wire/text.js';
 import type { ClientEvent, IgnoreReason } from './client-events.js';
 
 export type {
@@ -157,14 +157,22 @@ function monotonicMs(): number {
  * @example
  * const r = await request({ host: '127.0.0.1', port: 5000 });
  * console.log(r.text, r.rttMs);
- * @throws GaveUpError (code UDPLAB_ERR_TIMEOUT or UDPLAB_ERR_REFUSED) when no reply came;
- * UdplabError ABORTED, RESOLVE, TOO_BIG, SEND.
+ * @throws RangeError for an option out of range (`port`, a plain `id` that is not 1–20 digits, the
+ * schedule), before anything is sent; GaveUpError (code UDPLAB_ERR_TIMEOUT or UDPLAB_ERR_REFUSED)
+ * when no reply came; UdplabError ABORTED, RESOLVE, TOO_BIG, SEND.
  */
 export async function request(options: RequestOptions): Promise<RequestResult> {
   const onEvent = options.onEvent ?? ignoreEvents;
   const { signal } = options;
   if (signal?.aborted) throw abortError(signal);
   const waits = schedule(options);
+  // The options are checked before anything is sent, as the CLI checks its arguments.
+  if (!(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
+    throw new RangeError(`port must be an integer from 1 to 65535 (got ${String(options.port)})`);
+  }
+  if (typeof options.id === 'string' && options.key === undefined && !isValidId(options.id)) {
+    throw new RangeError(`id must be 1 to 20 decimal digits (got ${JSON.stringify(options.id)})`);
+  }
   const server = await resolveHost(options.host);
   // A server "at" 0.0.0.0 or :: is this machine: the kernel sends to loopback, and the reply
   // comes from there, so that is the address replies are matched against (and shown).

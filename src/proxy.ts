@@ -7,6 +7,7 @@
  * options and their checks are proxy-config.ts.
  */
 import { resolveHost } from './address.js';
+import { abortError } from './errors.js';
 import type { Endpoint } from './events.js';
 import { formatEndpoint, ignoreEvents, isoNow } from './events.js';
 import type { ImpairmentSpec } from './impair.js';
@@ -68,7 +69,7 @@ function forkRng(rng: Rng): Rng {
  * // clients now send to proxy.address.port …
  * await proxy.close();
  * @throws RangeError / TypeError on invalid options (and when `to` is the proxy itself);
- * UdplabError BIND or RESOLVE.
+ * UdplabError BIND, RESOLVE, or ABORTED (the signal was aborted before it started).
  */
 export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const onEvent = options.onEvent ?? ignoreEvents;
@@ -81,7 +82,7 @@ export async function createProxy(options: ProxyOptions): Promise<UdpProxy> {
   const upRng = forkRng(rng);
   const downRng = forkRng(rng);
 
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted) throw abortError(options.signal);
   const [listenHost, target] = await Promise.all([
     resolveHost(options.listen.host ?? ''),
     resolveHost(options.to.host),

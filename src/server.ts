@@ -7,7 +7,7 @@ import { checkBackendChoice, openBackend } from './backend/select.js';
 import type { BackendChoice, BackendName } from './backend/types.js';
 import type { BaseEvent, Endpoint, ErrorEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
-import { ErrorCodes } from './errors.js';
+import { ErrorCodes, abortError } from './errors.js';
 import type { Rng } from './rng.js';
 import {
   ServerCore,
@@ -86,7 +86,8 @@ export interface UdpServer {
  * await server.close();
  * @throws RangeError for an option out of range (`port`, `sendQueueLimit`, `backend` not one of
  * auto, native, dgram, …), before any socket is opened; UdplabError BIND (port in use, address not
- * on this machine), RESOLVE, or BACKEND (`backend: 'native'` where the addon cannot load).
+ * on this machine), RESOLVE, BACKEND (`backend: 'native'` where the addon cannot load), or ABORTED (the signal
+ * was aborted before it started).
  */
 export async function createServer(options: ServerOptions = {}): Promise<UdpServer> {
   const onEvent = options.onEvent ?? ignoreEvents;
@@ -102,7 +103,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     throw new RangeError('sendQueueLimit must be an integer ≥ 1');
   }
   checkBindPort(options.port ?? 0); // before the native backend, which has its own bind
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted) throw abortError(options.signal);
   const resolved = await resolveHost(options.host ?? '');
   const events: CoreEvent[] = [];
   const backend = await openBackend(options.backend ?? 'auto', {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  createProxy,
   createServer,
   ErrorCodes,
   GaveUpError,
   request,
   spoof,
+  UdplabError,
   type ClientEvent,
 } from '../src/index.js';
 import { destinationOf } from '../src/address.js';
@@ -308,5 +310,34 @@ test('a server "at" "", 0.0.0.0 or :: is this machine: the reply from loopback i
         [{ address: serverHost, port: s.address.port }, true, 0],
       );
     }
+  }
+});
+
+test('library options are checked at once: a plain id that is not digits, a bad port; an aborted signal is ABORTED', async () => {
+  await assert.rejects(request({ host: '127.0.0.1', port: 9, id: 'abc' }), {
+    name: 'RangeError',
+    message: 'id must be 1 to 20 decimal digits (got "abc")',
+  });
+  for (const port of [0, -1, 65536, 1.5]) {
+    await assert.rejects(request({ host: '127.0.0.1', port }), {
+      name: 'RangeError',
+      message: `port must be an integer from 1 to 65535 (got ${String(port)})`,
+    });
+  }
+  const aborted = AbortSignal.abort();
+  for (const start of [
+    () => createServer({ host: '127.0.0.1', signal: aborted }),
+    () =>
+      createProxy({
+        listen: { host: '127.0.0.1' },
+        to: { host: '127.0.0.1', port: 9 },
+        signal: aborted,
+      }),
+    () => request({ host: '127.0.0.1', port: 9, signal: aborted }),
+  ]) {
+    await assert.rejects(
+      start(),
+      (err: unknown) => err instanceof UdplabError && err.code === ErrorCodes.ABORTED,
+    );
   }
 });
