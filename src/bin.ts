@@ -14,8 +14,11 @@ const onSignal = (signal: NodeJS.Signals): void => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
-// A closed pipe (`udplab server … | head`) must not crash the process.
-process.stdout.on('error', () => undefined);
+// A closed pipe (`udplab server … --json | head -1`): the reader is gone, so stop the command as
+// Ctrl-C does (its summary has nowhere to go) instead of serving on unheard. Never crash on it.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE' && !controller.signal.aborted) controller.abort(new Error('EPIPE'));
+});
 
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { createServer } from '../src/index.js';
 import {
+  binPath,
   Capture,
   freePort,
   nextMessage,
@@ -502,3 +504,34 @@ test('usage errors with --json: an error event on stdout too, on both client pat
   const plain = await runCli(['client', '127.0.0.1', '65536']);
   assert.equal(plain.stdout.text, '');
 });
+
+test(
+  'a closed stdout pipe (`server --json | head -1`) stops the server as Ctrl-C does: exit 0, no trace',
+  { timeout: 10_000 },
+  async (t) => {
+    const child = spawn(process.execPath, [binPath, 'server', '127.0.0.1', '0', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => child.kill()); // a failure must not leave the server running
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const first = await new Promise<string>((resolve) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString().split('\n')[0] ?? ''));
+    });
+    child.stdout.destroy(); // what `head -1` does after its line
+    const { port } = JSON.parse(first) as { port: number };
+    const peer = await rawSocket();
+    try {
+      // Each datagram makes the server write a line, which meets the closed pipe (EPIPE).
+      for (let i = 0; i < 20 && child.exitCode === null; i++) {
+        peer.send('x', port, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      peer.close();
+    }
+    assert.equal(await exited, 0);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+  },
+);
