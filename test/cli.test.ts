@@ -166,7 +166,10 @@ test('client with no server: gave-up, exit 1, the lab message and likely causes'
   ]);
   assert.equal(r.code, 1);
   assert.match(r.stdout.text, /Cannot receive data from server: no reply after 2 attempts/);
-  assert.match(r.stdout.text, /Likely cause:\n {2}- nothing listens at that address and port/);
+  assert.match(
+    r.stdout.text,
+    /Likely causes:\n {2}- nothing listens at that address and port.*\n {2}- the server is bound to another interface of that machine/,
+  );
   assert.match(r.stdout.text, /Port unreachable/);
   assert.doesNotMatch(
     r.stdout.text,

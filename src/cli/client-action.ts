@@ -34,6 +34,8 @@ function giveUpCauses(e: GaveUpEvent): string[] {
   if (e.reason === 'refused')
     return [
       '  - nothing listens at that address and port: the server is not running (or crashed), or the address or port is wrong',
+      // Task 1's lesson: a server bound to 127.0.0.1 is not at the machine's external address.
+      '  - the server is bound to another interface of that machine (e.g. 127.0.0.1 while you sent to its external address)',
     ];
   // A sealed client got plain-text answers: the server runs and is reachable, without a key.
   if (e.keyId !== undefined && (e.notSealed ?? 0) > 0)
