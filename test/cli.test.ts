@@ -538,3 +538,18 @@ test(
     assert.doesNotMatch(stderr, /\n\s+at /);
   },
 );
+
+test('server: the listening line says what the bind reaches, IPv4-mapped loopback included', async () => {
+  const { renderServer } = await import('../src/cli/server.js');
+  const pc = (await import('picocolors')).default.createColors(false);
+  const hint = (address: string): string | undefined =>
+    renderServer(
+      { event: 'listening', time: '', address, port: 1, family: 'IPv6', backend: 'dgram' } as never,
+      pc,
+    );
+  for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1'])
+    assert.match(hint(a) ?? '', /loopback only/, a);
+  assert.match(hint('0.0.0.0') ?? '', /all IPv4 interfaces/);
+  assert.match(hint('::') ?? '', /all interfaces, IPv6 and IPv4/);
+  assert.match(hint('10.1.2.3') ?? '', /this interface only/);
+});

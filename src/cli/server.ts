@@ -42,7 +42,7 @@ function bindingHint(address: string): string {
   if (address === '0.0.0.0')
     return 'all IPv4 interfaces: reachable at any of this machine’s addresses';
   if (address === '::') return 'all interfaces, IPv6 and IPv4';
-  if (address.startsWith('127.') || address === '::1')
+  if (address.startsWith('127.') || address.startsWith('::ffff:127.') || address === '::1')
     return 'loopback only: other machines cannot reach it';
   return 'this interface only: datagrams to the machine’s other addresses are not delivered here';
 }
