@@ -12,7 +12,7 @@ import { openBackend } from '../src/backend/select.js';
 import type { BackendName, BackendOptions, SocketBackend } from '../src/backend/types.js';
 import { ErrorCodes } from '../src/index.js';
 import type { Datagram, Reply } from '../src/server-events.js';
-import { nativeSkipReason, serverBackends } from './backends.js';
+import { connectOptions, nativeSkipReason, serverBackends } from './backends.js';
 import { Capture, nextMessage, rawSocket, runCli, spawnUdplab, until } from './helpers.js';
 
 const native = { skip: nativeSkipReason ?? false };
@@ -447,16 +447,7 @@ for (const backend of serverBackends()) {
       { address: '::1', port: 9 }, // an IPv6 peer for an IPv4 socket
     ]) {
       await assert.rejects(
-        openBackend(backend, {
-          family: 'udp4',
-          address: '0.0.0.0',
-          port: 0,
-          connect,
-          sendQueueLimit: 1,
-          onBatch: () => undefined,
-          onSendFailed: () => undefined,
-          onError: (err) => assert.fail(err),
-        }),
+        openBackend(backend, connectOptions('udp4', connect)),
         { code: ErrorCodes.SEND },
         JSON.stringify(connect),
       );

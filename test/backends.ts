@@ -5,7 +5,8 @@
  * the reason) instead of skipping them.
  */
 import { nativeUnavailableReason } from '../src/backend/select.js';
-import type { BackendName } from '../src/backend/types.js';
+import assert from 'node:assert/strict';
+import type { BackendName, BackendOptions } from '../src/backend/types.js';
 
 /** Why native tests do not run here, or undefined when they do. */
 export const nativeSkipReason: string | undefined = (() => {
@@ -23,3 +24,18 @@ export function serverBackends(): BackendName[] {
   }
   return ['dgram', 'native'];
 }
+
+/** Options of a client socket (wildcard, port 0) that connects to `connect`, for connect tests. */
+export const connectOptions = (
+  family: BackendOptions['family'],
+  connect: BackendOptions['connect'],
+): BackendOptions => ({
+  family,
+  address: family === 'udp6' ? '::' : '0.0.0.0',
+  port: 0,
+  connect,
+  sendQueueLimit: 1,
+  onBatch: () => undefined,
+  onSendFailed: () => undefined,
+  onError: (err) => assert.fail(err),
+});

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { openBackend } from '../src/backend/select.js';
-import type { BackendName, BackendOptions } from '../src/backend/types.js';
+import type { BackendName } from '../src/backend/types.js';
 import { bindError, connectError } from '../src/errors.js';
 import { createServer, ErrorCodes, UdplabError } from '../src/index.js';
-import { nativeSkipReason, serverBackends } from './backends.js';
+import { connectOptions, nativeSkipReason, serverBackends } from './backends.js';
 import { binPath, rawSocket } from './helpers.js';
 
 /** What a failure says: the message, and the fields of its Node-style cause. */
@@ -89,20 +89,6 @@ test(
   },
 );
 
-const socketOptions = (
-  family: BackendOptions['family'],
-  connect: BackendOptions['connect'],
-): BackendOptions => ({
-  family,
-  address: family === 'udp6' ? '::' : '0.0.0.0',
-  port: 0,
-  connect,
-  sendQueueLimit: 1,
-  onBatch: () => undefined,
-  onSendFailed: () => undefined,
-  onError: (err) => assert.fail(err),
-});
-
 for (const backend of serverBackends()) {
   test(`[${backend}] a connect that fails says why: the errno code and Node's text`, async () => {
     const cases = [
@@ -120,7 +106,7 @@ for (const backend of serverBackends()) {
       ],
     ] as const;
     for (const [family, to, message] of cases) {
-      await assert.rejects(openBackend(backend, socketOptions(family, to)), {
+      await assert.rejects(openBackend(backend, connectOptions(family, to)), {
         code: ErrorCodes.SEND,
         message,
       });
