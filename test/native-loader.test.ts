@@ -1,7 +1,8 @@
 /**
  * How the native backend's addon is found and refused (src/backend/native.ts, docs/native.md):
  * `UDPLAB_NATIVE_ADDON` relative to the working directory, empty as unset, only `.node` files,
- * and a reason that says how to build a missing addon. The environment is read per process, so
+ * a reason that says how to build an addon missing at the default path, and one that names any
+ * other missing file. The environment is read per process, so
  * those cases run the loader in a child with its own environment and working directory.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/native.js';
+import { DEFAULT_ADDON_PATH, loadNativeAddon, notBuiltReason } from '../src/backend/native.js';
 import { repoRoot } from './helpers.js';
 
 const linux = { skip: process.platform === 'linux' ? false : 'the native backend is Linux-only' };
@@ -111,26 +112,40 @@ module.exports = { open() {}, connect() {}, BATCH: 64 };\n`;
 );
 
 test(
-  'an addon never built: the reason points at build.log when the build ran, else says how to build',
+  'a missing file the caller named: the reason names it and says it does not exist, not how to build',
   linux,
   (t) => {
-    const noLog = tempDir(t);
-    const reason = (dir: string): string => {
-      const load = loadNativeAddon(join(dir, 'build/Release/udplab_mmsg.node'));
-      assert.ok('reason' in load);
-      return load.reason;
-    };
-    // As after `UDPLAB_SKIP_NATIVE=1 npm ci` or `--ignore-scripts`: no build, so no log.
+    const dir = tempDir(t);
+    const file = join(dir, 'build/Release/udplab_mmsg.node');
+    // Even with a build.log beside it: the build hint is for the default path only.
+    mkdirSync(join(dir, 'build'));
+    writeFileSync(join(dir, 'build/build.log'), 'gyp ERR! build error\n');
+    // Before the fix: "the addon was not built at install (… is missing; see …/build.log)".
+    const load = loadNativeAddon(file);
+    assert.ok('reason' in load);
+    assert.equal(load.reason, `${file} does not exist`);
+    // Relative to the working directory, as UDPLAB_NATIVE_ADDON is.
+    const relative = loadNativeAddon('no/such/udplab_mmsg.node');
+    assert.ok('reason' in relative);
     assert.equal(
-      reason(noLog),
-      `the addon was not built at install (${join(noLog, 'build/Release/udplab_mmsg.node')} is missing; build it with \`npm run build:native\`)`,
-    );
-    const withLog = tempDir(t);
-    mkdirSync(join(withLog, 'build'));
-    writeFileSync(join(withLog, 'build/build.log'), 'gyp ERR! build error\n');
-    assert.match(
-      reason(withLog),
-      /^the addon was not built at install \(.* is missing; see .*\/build\/build\.log\)$/,
+      relative.reason,
+      `${join(process.cwd(), 'no/such/udplab_mmsg.node')} does not exist`,
     );
   },
 );
+
+test('an addon never built: the reason points at build.log when the build ran, else says how to build', (t) => {
+  const noLog = tempDir(t);
+  // As after `UDPLAB_SKIP_NATIVE=1 npm ci` or `--ignore-scripts`: no build, so no log.
+  assert.equal(
+    notBuiltReason(join(noLog, 'build/Release/udplab_mmsg.node')),
+    `the addon was not built at install (${join(noLog, 'build/Release/udplab_mmsg.node')} is missing; build it with \`npm run build:native\`)`,
+  );
+  const withLog = tempDir(t);
+  mkdirSync(join(withLog, 'build'));
+  writeFileSync(join(withLog, 'build/build.log'), 'gyp ERR! build error\n');
+  assert.equal(
+    notBuiltReason(join(withLog, 'build/Release/udplab_mmsg.node')),
+    `the addon was not built at install (${join(withLog, 'build/Release/udplab_mmsg.node')} is missing; see ${join(withLog, 'build/build.log')})`,
+  );
+});
