@@ -3,6 +3,7 @@
  * (the undici / ws habit). Tests and callers match on `code`, never on the message.
  * The list of codes and their meaning is in docs/errors.md.
  */
+import { readFileSync } from 'node:fs';
 
 /** Every stable error code udplab can produce. */
 export const ErrorCodes = {
@@ -61,19 +62,41 @@ export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
 
+/** Linux's bound on privileged ports, per network namespace (1024 unless an administrator moved it). */
+const PORT_START_SYSCTL = '/proc/sys/net/ipv4/ip_unprivileged_port_start';
+
+/**
+ * The first port an unprivileged process may bind here: Linux's
+ * `net.ipv4.ip_unprivileged_port_start` (read at each call: it is per network namespace and may
+ * change), or null where it cannot be read (not Linux, a kernel before 4.11, no /proc).
+ */
+export function unprivilegedPortStart(): number | null {
+  try {
+    const text = readFileSync(PORT_START_SYSCTL, 'utf8').trim();
+    const start = Number(text);
+    return /^[0-9]+$/.test(text) && start <= 65536 ? start : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Wraps a socket bind failure into a UdplabError with a message a student can act on. Both
  * backends pass Node-style errors, so the message is the same on both (test/socket-errors.test.ts).
+ * @param portStart - the first unprivileged port ({@link unprivilegedPortStart}; null: unknown,
+ * taken as the traditional 1024). EACCES blames the privileged-port rule only for a port below it.
  */
-export function bindError(err: unknown, host: string, port: number): UdplabError {
+export function bindError(
+  err: unknown,
+  host: string,
+  port: number,
+  portStart: number | null = unprivilegedPortStart(),
+): UdplabError {
   const errno = errnoCode(err);
   const why: Record<string, string> = {
     EADDRINUSE: 'the port is already in use by another program',
     EADDRNOTAVAIL: 'the address is not one of this machine’s interfaces',
-    EACCES:
-      port > 0 && port < 1024
-        ? `permission denied: port ${port} is privileged (below 1024) and needs root or the CAP_NET_BIND_SERVICE capability`
-        : 'permission denied',
+    EACCES: privilegedPort(port, portStart) ?? 'permission denied',
     EPERM: 'permission denied',
   };
   let reason = why[errno] ?? errText(err);
@@ -84,6 +107,19 @@ export function bindError(err: unknown, host: string, port: number): UdplabError
   return new UdplabError(ErrorCodes.BIND, `cannot bind ${where(host, port)}: ${reason}`, {
     cause: err,
   });
+}
+
+/**
+ * Why EACCES for a port below the first unprivileged one, or undefined when the port is not
+ * privileged here (port 0, or at or above the bound: a security module or the like refused it,
+ * and blaming the port would mislead; test/socket-errors.test.ts).
+ */
+function privilegedPort(port: number, portStart: number | null): string | undefined {
+  const start = portStart ?? 1024;
+  if (!(port > 0 && port < start)) return undefined;
+  const bound =
+    portStart === null ? `below ${start}` : `below ${start}, net.ipv4.ip_unprivileged_port_start`;
+  return `permission denied: port ${port} is privileged (${bound}) and needs root or the CAP_NET_BIND_SERVICE capability`;
 }
 
 /**

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { openBackend } from '../src/backend/select.js';
 import type { BackendName } from '../src/backend/types.js';
-import { bindError, connectError } from '../src/errors.js';
+import { bindError, connectError, unprivilegedPortStart } from '../src/errors.js';
 import { createServer, ErrorCodes, UdplabError } from '../src/index.js';
 import { connectOptions, nativeSkipReason, serverBackends } from './backends.js';
 import { binPath, rawSocket } from './helpers.js';
@@ -148,13 +148,46 @@ test('connectError keeps the reason: no route (udplab bench in a namespace witho
 });
 
 test('bindError: a privileged port needs root or CAP_NET_BIND_SERVICE; a zone for link-local', () => {
+  const eacces = (port: number, portStart: number | null): string =>
+    bindError(nodeError('bind', 'EACCES', -13, '0.0.0.0', port), '0.0.0.0', port, portStart)
+      .message;
+  const needs = 'needs root or the CAP_NET_BIND_SERVICE capability';
+  // The bound is Linux's net.ipv4.ip_unprivileged_port_start, 1024 by default.
   assert.equal(
-    bindError(nodeError('bind', 'EACCES', -13, '0.0.0.0', 80), '0.0.0.0', 80).message,
-    'cannot bind 0.0.0.0:80: permission denied: port 80 is privileged (below 1024) and needs root or the CAP_NET_BIND_SERVICE capability',
+    eacces(80, 1024),
+    `cannot bind 0.0.0.0:80: permission denied: port 80 is privileged (below 1024, net.ipv4.ip_unprivileged_port_start) and ${needs}`,
   );
   assert.equal(
-    bindError(nodeError('bind', 'EACCES', -13, '0.0.0.0', 0), '0.0.0.0', 0).message,
-    'cannot bind 0.0.0.0:0: permission denied',
+    eacces(1500, 2000),
+    `cannot bind 0.0.0.0:1500: permission denied: port 1500 is privileged (below 2000, net.ipv4.ip_unprivileged_port_start) and ${needs}`,
+  );
+  // Unknown (not Linux, no /proc): the traditional 1024, without naming the sysctl.
+  assert.equal(
+    eacces(80, null),
+    `cannot bind 0.0.0.0:80: permission denied: port 80 is privileged (below 1024) and ${needs}`,
+  );
+  // At or above the bound, or port 0, the port is not why: plain "permission denied". Before the
+  // fix, port 80 under a bound of 80 (or 0) was blamed on the port, and 1500 under 2000 was not.
+  for (const [port, portStart] of [
+    [80, 80],
+    [80, 0],
+    [1500, 1024],
+    [0, 1024],
+    [1500, null],
+  ] as const) {
+    assert.equal(eacces(port, portStart), `cannot bind 0.0.0.0:${port}: permission denied`);
+  }
+  // By default, the bound of this system (of this network namespace) when it can be read.
+  const start = unprivilegedPortStart();
+  if (process.platform === 'linux') {
+    assert.equal(
+      start,
+      Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')),
+    );
+  }
+  assert.equal(
+    bindError(nodeError('bind', 'EACCES', -13, '0.0.0.0', 80), '0.0.0.0', 80).message,
+    eacces(80, start),
   );
   assert.equal(
     bindError(nodeError('bind', 'EINVAL', -22, 'FEBF::9', 0), 'FEBF::9', 0).message,
@@ -200,7 +233,7 @@ test(
     for (const m of messages) {
       assert.equal(
         m,
-        'udplab: error: cannot bind 127.0.0.1:1: permission denied: port 1 is privileged (below 1024) and needs root or the CAP_NET_BIND_SERVICE capability\n',
+        `udplab: error: cannot bind 127.0.0.1:1: permission denied: port 1 is privileged (below ${String(unprivilegedPortStart())}, net.ipv4.ip_unprivileged_port_start) and needs root or the CAP_NET_BIND_SERVICE capability\n`,
       );
     }
   },
