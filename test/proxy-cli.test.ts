@@ -131,6 +131,13 @@ test('options that need another: --burst needs --rate, --jitter needs --delay (e
   // without --delay showed "delay 0 ms ± 20 ms" and clipped half of its range to zero.
   const cases: [string[], RegExp][] = [
     [[...base, '--burst', '16k'], /^udplab: error: --burst needs --rate: /],
+    // Even as 0, its default depth: before, '--burst 0' alone started a 'clean' proxy.
+    [[...base, '--burst', '0'], /^udplab: error: --burst needs --rate: /],
+    [[...base, '--down-burst', '0'], /--down-burst needs a rate in the down direction/],
+    [
+      [...base, '--burst', '0', '--up-rate', '1mbit'],
+      /--burst needs a rate in the down direction \(--down-rate or --rate\)/,
+    ],
     [
       [...base, '--up-burst', '16k'],
       /--up-burst needs a rate in the up direction \(--up-rate or --rate\)/,
@@ -171,6 +178,8 @@ test('options that need another: --burst needs --rate, --jitter needs --delay (e
     { rate: 1e6, burst: 16000 },
     { upRate: 1e6, upBurst: 16000 },
     { rate: 1e6, upBurst: 16000 },
+    { rate: 1e6, burst: 0 },
+    { upRate: 1e6, upBurst: 0 },
     { delay: 50, jitter: 20 },
     { delay: 10, downJitter: 30 },
     { upDelay: 10, upJitter: 5 },
@@ -178,6 +187,9 @@ test('options that need another: --burst needs --rate, --jitter needs --delay (e
   for (const opts of fine)
     assert.doesNotThrow(() => impairmentsFrom(opts, undefined), JSON.stringify(opts));
   assert.doesNotThrow(() => impairmentsFrom({}, '3g'));
+  // --jitter 0 is no jitter: it needs no delay, and turns off a profile's (docs/proxy.md).
+  assert.doesNotThrow(() => impairmentsFrom({ jitter: 0 }, undefined));
+  assert.doesNotThrow(() => impairmentsFrom({ jitter: 0, delay: 0 }, '3g'));
 });
 
 test('cannot bind: exit 1 with a one-line reason', async (t) => {

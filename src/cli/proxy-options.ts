@@ -252,7 +252,9 @@ export function impairmentsFrom(
   const check = { opts, profile, specs };
   needs(
     check,
-    ['burst', (s) => (s.burstBytes ?? 0) > 0],
+    // Given at all, even as 0 (--help: "needs it"): a depth names a bucket, and 0 is its default
+    // depth, which only a rate gives a meaning (test/proxy-cli.test.ts, '--burst 0').
+    ['burst', (s, dir) => (s.burstBytes ?? 0) > 0 || given(opts, 'burst', dir) !== undefined],
     ['rate', (s) => s.rateBitsPerSecond !== undefined],
     ': a token bucket depth without a rate does nothing',
   );
@@ -269,10 +271,10 @@ export function impairmentsFrom(
     ['reorder-gap', 'reorder', (s: ImpairmentSpec) => (s.reorder ?? 0) > 0],
   ] as const) {
     for (const dir of ['up', 'down'] as const) {
-      const given = [`${dir}-${name}`, name].find((o) => opts[camel(o)] !== undefined);
-      if (given !== undefined && !hasOther(specs[dir])) {
+      const option = given(opts, name, dir);
+      if (option !== undefined && !hasOther(specs[dir])) {
         throw new UsageError(
-          `--${given} needs --${other} in the ${dir} direction (--${other} or --${dir}-${other}): without it, it does nothing`,
+          `--${option} needs --${other} in the ${dir} direction (--${other} or --${dir}-${other}): without it, it does nothing`,
         );
       }
     }
@@ -280,7 +282,16 @@ export function impairmentsFrom(
   return specs;
 }
 
-type Has = (spec: ImpairmentSpec) => boolean;
+/** The option (`DIR-NAME` or `NAME`) that the user gave for a direction, or undefined. */
+function given(
+  opts: Record<string, unknown>,
+  name: string,
+  dir: 'up' | 'down',
+): string | undefined {
+  return [`${dir}-${name}`, name].find((o) => opts[camel(o)] !== undefined);
+}
+
+type Has = (spec: ImpairmentSpec, dir: 'up' | 'down') => boolean;
 
 /**
  * Refuses an impairment that does nothing, or not what it says, without another one in the same
@@ -298,7 +309,9 @@ function needs(
   [other, hasOther]: [string, Has],
   why: string,
 ): void {
-  const bad = (['up', 'down'] as const).filter((d) => has(c.specs[d]) && !hasOther(c.specs[d]));
+  const bad = (['up', 'down'] as const).filter(
+    (d) => has(c.specs[d], d) && !hasOther(c.specs[d], d),
+  );
   const source = (dir: 'up' | 'down'): string =>
     c.opts[camel(`${dir}-${name}`)] !== undefined
       ? `--${dir}-${name}`
