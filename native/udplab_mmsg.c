@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,15 @@
 #define ROUNDS 8            /* batches per wake-up at most, so one busy socket cannot starve others */
 #define UNWATCH_AT 16       /* a batch this big takes the socket out of epoll while it is answered */
 #define TO_PEER (-2)        /* send metadata slot: to the connected peer (connect()), no address */
+#define GSO_MAX_LEN 1232    /* replies up to this size may share a send (fits IPv6's minimum MTU) */
+#define GSO_MAX_BYTES 65000 /* bytes of one such send at most (a UDP datagram holds 65,507) */
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* Linux ≥ 4.18 */
+#endif
 
 /* Receive metadata, int32 view: [0] length [1] family 4|6 [2] port [3] raw IPv4 [4] text length
  * (0 for IPv4 senders: JS formats [3] itself).
@@ -62,6 +72,16 @@ typedef struct sock_s {
   struct mmsghdr rmsg[BATCH], smsg[BATCH];
   struct iovec riov[BATCH], siov[BATCH];
   struct sockaddr_storage raddr[BATCH], saddr[BATCH];
+  /* What sendmmsg() is given: each wire message carries one reply, or a run of replies of one
+   * size to one destination sent as a single UDP GSO send (see group()). */
+  struct mmsghdr wmsg[BATCH];
+  uint8_t wfirst[BATCH], wcount[BATCH];
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+  } wctl[BATCH];
+  int no_gso; /* the kernel refused a GSO send on this socket: one reply per message from now on */
+  double sends, sent; /* messages sendmmsg() took, and the replies in them (sendCounts()) */
   pending_t *head, *tail; /* FIFO of at most qcap replies */
   uint32_t qcap, qlen;
   double failed; /* replies dropped or refused since JS last asked */
@@ -260,6 +280,50 @@ static double take_failed(sock_t* s) {
   return f;
 }
 
+static int same_dest(const struct msghdr* a, const struct msghdr* b) {
+  return a->msg_namelen == b->msg_namelen && memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0;
+}
+
+/* Errors by which a kernel or a route refuses UDP GSO itself (an older kernel, no checksum offload
+ * on the way out, IPsec, a path MTU under the segment size): the socket stops using it. */
+static int gso_refused(int e) {
+  return e == EINVAL || e == EIO || e == ENOPROTOOPT || e == EOPNOTSUPP || e == EMSGSIZE;
+}
+
+/* Turns the staged replies [from, ready) into wire messages from slot w on; returns the new total.
+ * Consecutive replies of the same size to the same destination go out as one UDP GSO send
+ * (UDP_SEGMENT): the kernel builds and routes one packet and splits it into the same datagrams,
+ * byte for byte, that one send each would give. Under load a client's replies come in runs (a
+ * batch of requests from one client), and a run costs the send path once instead of per reply. */
+static unsigned group(sock_t* s, unsigned w, unsigned from, unsigned ready, int gso) {
+  for (unsigned i = from; i < ready; w++) {
+    size_t len = s->siov[i].iov_len;
+    unsigned k = 1;
+    if (gso && !s->no_gso && len > 0 && len <= GSO_MAX_LEN)
+      while (i + k < ready && s->siov[i + k].iov_len == len && (k + 1) * len <= GSO_MAX_BYTES &&
+             same_dest(&s->smsg[i].msg_hdr, &s->smsg[i + k].msg_hdr))
+        k++;
+    struct msghdr h = s->smsg[i].msg_hdr;
+    h.msg_iov = &s->siov[i];
+    h.msg_iovlen = k;
+    if (k > 1) {
+      h.msg_control = s->wctl[w].buf;
+      h.msg_controllen = sizeof s->wctl[w].buf;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t size = (uint16_t)len;
+      memcpy(CMSG_DATA(c), &size, sizeof size);
+    }
+    s->wmsg[w].msg_hdr = h;
+    s->wfirst[w] = (uint8_t)i;
+    s->wcount[w] = (uint8_t)k;
+    i += k;
+  }
+  return w;
+}
+
 /* send(handle, count): sends the staged replies; returns the replies dropped or refused so far. */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -291,16 +355,28 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
                                              .msg_iov = &s->siov[ready], .msg_iovlen = 1};
     ready++;
   }
-  unsigned i = 0;
+  unsigned w = 0, nw = group(s, 0, 0, ready, 1);
   /* Replies keep their order: while older ones wait, new ones queue behind them. */
-  while (i < ready && s->qlen == 0 && !s->blocked) {
-    int r = sendmmsg(s->fd, &s->smsg[i], ready - i, 0);
-    if (r > 0) i += (unsigned)r;
-    else if (errno == EINTR) continue;
-    else if (would_block(errno)) break;
-    else { i++; s->failed++; }
+  while (w < nw && s->qlen == 0 && !s->blocked) {
+    int r = sendmmsg(s->fd, &s->wmsg[w], nw - w, 0);
+    if (r > 0) {
+      s->sends += r;
+      for (unsigned end = w + (unsigned)r; w < end; w++) s->sent += s->wcount[w];
+    } else if (errno == EINTR) {
+      continue;
+    } else if (would_block(errno)) {
+      break;
+    } else if (s->wcount[w] > 1) {
+      /* A run failed: send the rest one by one, so that each reply succeeds or fails (and is
+       * counted) as it would alone; stop grouping for good if GSO itself was refused. */
+      if (gso_refused(errno)) s->no_gso = 1;
+      nw = group(s, w, s->wfirst[w], ready, 0);
+    } else {
+      s->failed++;
+      w++;
+    }
   }
-  for (; i < ready; i++)
+  for (unsigned i = w < nw ? s->wfirst[w] : ready; i < ready; i++)
     enqueue(s, &s->saddr[i], s->smsg[i].msg_hdr.msg_namelen, s->siov[i].iov_base,
             (uint32_t)s->siov[i].iov_len);
   update_poll(s);
@@ -387,6 +463,22 @@ static napi_value js_set_blocked(napi_env env, napi_callback_info info) {
   s->blocked = blocked;
   update_poll(s);
   return NULL;
+}
+
+/* sendCounts(handle): [messages, replies] that send() has handed to the kernel (GSO groups runs). */
+static napi_value js_send_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL) {
+    napi_throw_error(env, NULL, "sendCounts(handle): not an open socket");
+    return NULL;
+  }
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, number(env, s->sends)));
+  CHECK(napi_set_element(env, out, 1, number(env, s->sent)));
+  return out;
 }
 
 /* address(handle): [address, port] as bound. */
@@ -486,6 +578,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlocked", NULL, js_set_blocked, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendCounts", NULL, js_send_counts, NULL, NULL, NULL, napi_enumerable, NULL},
       {"BATCH", NULL, NULL, NULL, NULL, number(env, BATCH), napi_enumerable, NULL},
       {"SLOT", NULL, NULL, NULL, NULL, number(env, SLOT), napi_enumerable, NULL},
       {"META", NULL, NULL, NULL, NULL, number(env, META), napi_enumerable, NULL},

@@ -385,6 +385,61 @@ test(
   },
 );
 
+test(
+  'native: runs of same-size replies to one client share a UDP GSO send and still arrive as separate datagrams, in order',
+  native,
+  async (t) => {
+    const load = loadNativeAddon();
+    assert.ok('addon' in load, 'reason' in load ? load.reason : '');
+    let failed = 0;
+    let batches = 0;
+    const b = openNativeBackend(load.addon, {
+      family: 'udp4',
+      address: '127.0.0.1',
+      port: 0,
+      sendQueueLimit: 1024,
+      onBatch: (batch, replies) => {
+        batches++;
+        for (const d of batch)
+          replies.push({ data: Buffer.from(`re:${d.data.toString()}`), to: d.from });
+      },
+      onSendFailed: (n) => (failed += n),
+      onError: (err) => assert.fail(err),
+    });
+    t.after(() => b.close());
+    const peers = [await rawSocket(), await rawSocket()];
+    t.after(() => peers.forEach((p) => p.close()));
+    const got: string[][] = [[], []];
+    peers.forEach((p, k) => p.on('message', (d) => got[k]?.push(d.toString())));
+    // Peer 0 sends runs of equal sizes (3-digit numbers, then a longer run of 4 digits), peer 1
+    // interleaves sizes that change at every datagram: only peer 0's runs can be grouped.
+    const sent: string[][] = [[], []];
+    for (let i = 0; i < 200; i++) {
+      const k = i % 4 === 3 ? 1 : 0;
+      const text = k === 0 ? String(i < 150 ? 100 + i : 1000 + i) : 'x'.repeat(1 + (i % 7));
+      sent[k]?.push(text);
+      peers[k]?.send(text, b.address.port, '127.0.0.1');
+    }
+    await until(() =>
+      got[0]?.length === sent[0]?.length && got[1]?.length === sent[1]?.length ? true : undefined,
+    );
+    assert.deepEqual(
+      got,
+      sent.map((texts) => texts.map((text) => `re:${text}`)),
+    );
+    assert.equal(failed, 0);
+    const counts = b.sendCounts();
+    assert.equal(counts.datagrams, 200);
+    // Peer 1's 50 replies go one a message; peer 0's 150 come in 50 runs of 3 between them, one
+    // message a run, unless a batch boundary cuts a run (one more message per batch at most).
+    // Without grouping this would be 200.
+    assert.ok(
+      counts.messages >= 100 && counts.messages <= Math.min(100 + batches, 199),
+      `${counts.messages} messages in ${batches} batches`,
+    );
+  },
+);
+
 for (const backend of serverBackends()) {
   test(`[${backend}] connected (udplab bench): send() reaches the peer, only the peer is heard, ICMP comes as ECONNREFUSED`, async (t) => {
     const peer = await rawSocket();

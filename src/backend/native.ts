@@ -47,6 +47,8 @@ export interface NativeAddon {
   connect(handle: Handle, address: string, port: number): number;
   address(handle: Handle): [string, number];
   setBlocked(handle: Handle, blocked: boolean): void;
+  /** [messages, datagrams] handed to sendmmsg so far: a UDP GSO message carries several. */
+  sendCounts(handle: Handle): [number, number];
   /** ChaCha20-Poly1305 (native/udplab_aead.c): absent when this Node has no OpenSSL to find. */
   aeadKey?: (secret: Uint8Array) => Handle;
   aeadSeal?: (key: Handle, datagram: Uint8Array) => boolean;
@@ -249,6 +251,12 @@ class NativeBackend implements SocketBackend {
     if (this.#closing === undefined) this.#addon.setBlocked(this.#handle, blocked);
   }
 
+  /** Test hook: the messages given to the kernel and the datagrams in them (GSO runs share one). */
+  sendCounts(): { messages: number; datagrams: number } {
+    const [messages, datagrams] = this.#addon.sendCounts(this.#handle);
+    return { messages, datagrams };
+  }
+
   send(datagrams: readonly Reply[]): void {
     if (this.#closing !== undefined || datagrams.length === 0) return;
     // No batch: a destination is never taken for a sender's (stale) receive slot.
@@ -374,6 +382,9 @@ class NativeBackend implements SocketBackend {
 export function openNativeBackend(
   addon: NativeAddon,
   options: BackendOptions,
-): SocketBackend & { setBlocked(blocked: boolean): void } {
+): SocketBackend & {
+  setBlocked(blocked: boolean): void;
+  sendCounts(): { messages: number; datagrams: number };
+} {
   return new NativeBackend(addon, options);
 }

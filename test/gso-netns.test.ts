@@ -1,0 +1,69 @@
+/**
+ * The native backend sends a run of same-size replies to one client as one UDP GSO send. Where the
+ * kernel refuses that (here: a path MTU under the segment size, so each datagram must be
+ * fragmented, which GSO cannot do), the replies go out one by one and the socket stops grouping:
+ * nothing is lost or counted as failed. Run inside a network namespace whose `lo` has an MTU of
+ * 1,000 bytes; needs root (skipped with the reason otherwise).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { nativeSkipReason } from './backends.js';
+import { netnsUnavailable } from './netns.js';
+
+const why = netnsUnavailable() ?? nativeSkipReason;
+if (why) console.log(`# skipping the GSO fallback test: ${why}`);
+
+const NS = `udplab-gso-${process.pid}`;
+const NATIVE = new URL('../src/backend/native.js', import.meta.url).href;
+
+/** Echoes a burst of 40 datagrams of `size` bytes on the native backend; prints what happened. */
+const script = (size: number): string => `
+const dgram = await import('node:dgram');
+const { loadNativeAddon, openNativeBackend } = await import(${JSON.stringify(NATIVE)});
+const load = loadNativeAddon();
+let failed = 0;
+const b = openNativeBackend(load.addon, {
+  family: 'udp4', address: '127.0.0.1', port: 0, sendQueueLimit: 1024,
+  onBatch: (batch, replies) => { for (const d of batch) replies.push({ data: Buffer.from(d.data), to: d.from }); },
+  onSendFailed: (n) => (failed += n),
+  onError: (err) => { throw err; },
+});
+const peer = dgram.createSocket('udp4');
+await new Promise((r) => peer.bind(0, '127.0.0.1', r));
+const got = [];
+peer.on('message', (d) => got.push(d.length === ${size} && d[0] === got.length % 256));
+for (let i = 0; i < 40; i++) peer.send(Buffer.alloc(${size}, i % 256), b.address.port, '127.0.0.1');
+const deadline = Date.now() + 3000;
+while (got.length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+console.log(JSON.stringify({ got: got.length, intact: got.every(Boolean), failed, ...b.sendCounts() }));
+peer.close();
+await b.close();`;
+
+function run(size: number): Record<string, unknown> {
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', NS, process.execPath, '--input-type=module', '-e', script(size)],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+describe('UDP GSO refused by the path', { skip: why ?? false }, () => {
+  before(() => {
+    spawnSync('ip', ['netns', 'add', NS]);
+    spawnSync('ip', ['-n', NS, 'link', 'set', 'lo', 'mtu', '1000', 'up']);
+  });
+  after(() => spawnSync('ip', ['netns', 'del', NS]));
+
+  test('replies that fit the MTU are grouped; bigger ones fall back to one send each, all delivered', () => {
+    const small = run(500);
+    assert.deepEqual([small.got, small.intact, small.failed, small.datagrams], [40, true, 0, 40]);
+    assert.ok((small.messages as number) < 40, `small: ${JSON.stringify(small)}`);
+    // 1,100 bytes: under the grouping limit (1,232), over this path's MTU: the GSO send fails
+    // (EMSGSIZE or EINVAL), and each reply then goes alone, fragmented by IP.
+    const big = run(1100);
+    assert.deepEqual(big, { got: 40, intact: true, failed: 0, messages: 40, datagrams: 40 });
+  });
+});
