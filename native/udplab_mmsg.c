@@ -40,6 +40,8 @@
 #define GSO_MAX_LEN 1232    /* replies up to this size may share a send (fits IPv6's minimum MTU) */
 #define GSO_MAX_BYTES 65000 /* bytes of one such send at most (a UDP datagram holds 65,507) */
 
+_Static_assert(BATCH <= 255, "wire message indexes are uint8_t");
+
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
@@ -80,7 +82,7 @@ typedef struct sock_s {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(uint16_t))];
   } wctl[BATCH];
-  int no_gso; /* the kernel refused a GSO send on this socket: one reply per message from now on */
+  int no_gso; /* the kernel has no UDP_SEGMENT (before 4.18): one reply per message */
   double sends, sent; /* messages sendmmsg() took, and the replies in them (sendCounts()) */
   pending_t *head, *tail; /* FIFO of at most qcap replies */
   uint32_t qcap, qlen;
@@ -284,22 +286,17 @@ static int same_dest(const struct msghdr* a, const struct msghdr* b) {
   return a->msg_namelen == b->msg_namelen && memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0;
 }
 
-/* Errors by which a kernel or a route refuses UDP GSO itself (an older kernel, no checksum offload
- * on the way out, IPsec, a path MTU under the segment size): the socket stops using it. */
-static int gso_refused(int e) {
-  return e == EINVAL || e == EIO || e == ENOPROTOOPT || e == EOPNOTSUPP || e == EMSGSIZE;
-}
-
 /* Turns the staged replies [from, ready) into wire messages from slot w on; returns the new total.
  * Consecutive replies of the same size to the same destination go out as one UDP GSO send
  * (UDP_SEGMENT): the kernel builds and routes one packet and splits it into the same datagrams,
  * byte for byte, that one send each would give. Under load a client's replies come in runs (a
- * batch of requests from one client), and a run costs the send path once instead of per reply. */
-static unsigned group(sock_t* s, unsigned w, unsigned from, unsigned ready, int gso) {
+ * batch of requests from one client), and a run costs the send path once instead of per reply.
+ * Replies before `alone` go one per message (a run the kernel refused, sent again). */
+static unsigned group(sock_t* s, unsigned w, unsigned from, unsigned ready, unsigned alone) {
   for (unsigned i = from; i < ready; w++) {
     size_t len = s->siov[i].iov_len;
     unsigned k = 1;
-    if (gso && !s->no_gso && len > 0 && len <= GSO_MAX_LEN)
+    if (i >= alone && !s->no_gso && len > 0 && len <= GSO_MAX_LEN)
       while (i + k < ready && s->siov[i + k].iov_len == len && (k + 1) * len <= GSO_MAX_BYTES &&
              same_dest(&s->smsg[i].msg_hdr, &s->smsg[i + k].msg_hdr))
         k++;
@@ -355,7 +352,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
                                              .msg_iov = &s->siov[ready], .msg_iovlen = 1};
     ready++;
   }
-  unsigned w = 0, nw = group(s, 0, 0, ready, 1);
+  unsigned w = 0, nw = group(s, 0, 0, ready, 0);
   /* Replies keep their order: while older ones wait, new ones queue behind them. */
   while (w < nw && s->qlen == 0 && !s->blocked) {
     int r = sendmmsg(s->fd, &s->wmsg[w], nw - w, 0);
@@ -367,10 +364,12 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     } else if (would_block(errno)) {
       break;
     } else if (s->wcount[w] > 1) {
-      /* A run failed: send the rest one by one, so that each reply succeeds or fails (and is
-       * counted) as it would alone; stop grouping for good if GSO itself was refused. */
-      if (gso_refused(errno)) s->no_gso = 1;
-      nw = group(s, w, s->wfirst[w], ready, 0);
+      /* A run failed: the path refused GSO (EMSGSIZE, or EINVAL before Linux 6.14: a path MTU
+       * under the segment size; EIO: IPsec), or it would have failed anyway (EINVAL for port 0,
+       * EPERM from a firewall…). Either depends on the destination: send this run again one reply
+       * per message, so that each reply succeeds or fails as it would alone, and keep grouping
+       * the others. */
+      nw = group(s, w, s->wfirst[w], ready, s->wfirst[w] + s->wcount[w]);
     } else {
       s->failed++;
       w++;
@@ -555,6 +554,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->env = env;
   s->fd = fd;
   s->qcap = qcap;
+  /* A kernel without UDP GSO (before 4.18) would not refuse the control message: it would skip it
+   * and send a run as one long datagram. Such a kernel has no UDP_SEGMENT option either. */
+  int segment = 0;
+  socklen_t slen = sizeof segment;
+  s->no_gso = getsockopt(fd, SOL_UDP, UDP_SEGMENT, &segment, &slen) != 0;
   s->poll.data = s;
   napi_value resource;
   CHECK(napi_create_object(env, &resource));
