@@ -5,15 +5,15 @@
  * applications to check this); `promiscuous` reproduces the lab's unsafe client.
  */
 import dgram from 'node:dgram';
-import { destinationOf, maxPayload, resolveHost, sameEndpoint } from './address.js';
-import { schedule, type BackoffOptions } from './backoff.js';
+import { sameEndpoint } from './address.js';
+import type { BackoffOptions } from './backoff.js';
+import type { ClientEvent, IgnoreReason } from './client-events.js';
+import { GaveUpError, matchReply } from './client-match.js';
+import { prepareRequest, requestDatagram } from './client-prepare.js';
 import { ErrorCodes, UdplabError, abortError, connectError, isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
 import type { SealKey } from './keys.js';
-import { escapePayload } from './wire/escape.js';
-import { isValidId, parseId, randomId, stripId, withId } from './wire/text.js';
-import type { ClientEvent, IgnoreReason } from './client-events.js';
 
 export type {
   BoundEvent,
@@ -74,75 +74,6 @@ export interface RequestResult {
   duplicates: number;
 }
 
-/** Details carried by the TIMEOUT error. */
-export interface GaveUpDetails {
-  attempts: number;
-  elapsedMs: number;
-  reason: 'timeout' | 'refused';
-  /** Sealed mode: the client's key ID (a server with another key stays silent). */
-  keyId?: string;
-  /**
-   * Plain mode with a request ID: how many datagrams were ignored because they did not carry it
-   * (reason `wrong-id`), the sum of the three counts below.
-   */
-  wrongId?: number;
-  /**
-   * Of those, from the server's own address and port with no ID at all. More than 0 means the server
-   * answered but does not echo IDs (the lab's Python server does not).
-   */
-  noId?: number;
-  /** Of those, from the server's own address and port with another request's ID. */
-  otherId?: number;
-  /** Of those, from any other address or port (`promiscuous` only): possibly spoofed. */
-  fromElsewhere?: number;
-}
-
-/** The error {@link request} rejects with when the schedule runs out (code TIMEOUT or REFUSED). */
-export class GaveUpError extends UdplabError {
-  readonly details: GaveUpDetails;
-  constructor(details: GaveUpDetails) {
-    super(
-      details.reason === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
-      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
-        (details.keyId === undefined
-          ? ''
-          : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`) +
-        (details.noId
-          ? `; the server answered ${details.noId === 1 ? 'once' : `${String(details.noId)} times`} without the request's ID: it does not echo request IDs`
-          : '') +
-        (details.otherId
-          ? `; the server answered ${details.otherId === 1 ? 'once' : `${String(details.otherId)} times`} with another request's ID`
-          : '') +
-        (details.fromElsewhere
-          ? `; ${String(details.fromElsewhere)} datagram${details.fromElsewhere === 1 ? '' : 's'} from another address or port did not carry the request's ID (possibly spoofed)`
-          : ''),
-    );
-    this.name = 'GaveUpError';
-    this.details = details;
-  }
-}
-
-/** The lab's default request text: `Current time is 2026-11-25 16:45:12.123` (local time). */
-export function currentTimeMessage(now = new Date()): string {
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  const d = `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}`;
-  const t = `${p(now.getHours())}:${p(now.getMinutes())}:${p(now.getSeconds())}.${p(now.getMilliseconds(), 3)}`;
-  return `Current time is ${d} ${t}`;
-}
-
-const MAX_U64 = 0xffff_ffff_ffff_ffffn;
-
-/** The sealed request ID: the decimal one given, or a random 64-bit one. @throws RangeError */
-async function sealedId(id: boolean | string | undefined): Promise<bigint> {
-  if (typeof id !== 'string') {
-    const { randomBytes } = await import('node:crypto'); // not loaded by plain requests
-    return randomBytes(8).readBigUInt64BE(0);
-  }
-  const v = /^[0-9]{1,20}$/.test(id) ? BigInt(id) : -1n;
-  if (v < 0n || v > MAX_U64) throw new RangeError('id must be a decimal number in 0 … 2^64 − 1');
-  return v;
-}
-
 /**
  * Monotonic milliseconds for RTTs and the elapsed time. process.hrtime rather than
  * performance.now(): the first use of the global `performance` loads perf_hooks (nine internal
@@ -165,51 +96,10 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
   const onEvent = options.onEvent ?? ignoreEvents;
   const { signal } = options;
   if (signal?.aborted) throw abortError(signal);
-  const waits = schedule(options);
-  // The options are checked before anything is sent, as the CLI checks its arguments.
-  if (!(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
-    throw new RangeError(`port must be an integer from 1 to 65535 (got ${String(options.port)})`);
-  }
-  if (typeof options.id === 'string' && options.key === undefined && !isValidId(options.id)) {
-    throw new RangeError(`id must be 1 to 20 decimal digits (got ${JSON.stringify(options.id)})`);
-  }
-  const server = await resolveHost(options.host);
-  // A server "at" 0.0.0.0 or :: is this machine: the kernel sends to loopback, and the reply
-  // comes from there, so that is the address replies are matched against (and shown).
-  const to: Endpoint = { address: destinationOf(server.address), port: options.port };
-  const key = options.key;
-  const sealed = key === undefined ? undefined : await sealedId(options.id);
-  // The sealed codec (and node:crypto under it) is loaded only in sealed mode: plain requests,
-  // the common case, start faster without it (docs/performance.md).
-  const wire = key === undefined ? undefined : await import('./wire/sealed.js');
-  const id =
-    sealed !== undefined
-      ? sealed.toString()
-      : options.id === true
-        ? randomId((await import('node:crypto')).randomBytes) // loaded only for --id: start-up cost
-        : typeof options.id === 'string'
-          ? options.id
-          : undefined;
-  const body = options.message ?? currentTimeMessage();
-  const bodyBytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
-  const payload =
-    id === undefined || sealed !== undefined
-      ? bodyBytes
-      : Buffer.concat([Buffer.from(withId(id, ''), 'latin1'), bodyBytes]);
-  const promiscuous = options.promiscuous ?? false;
-  // Refuse up front what the stack would refuse with EMSGSIZE, before any event says "sent".
-  const limit = maxPayload(server.family) - (wire === undefined ? 0 : wire.SEALED_OVERHEAD);
-  const wireBytes = payload.length;
-  if (wireBytes > limit) {
-    throw new UdplabError(
-      ErrorCodes.TOO_BIG,
-      `message of ${bodyBytes.length} bytes is too big: at most ${limit - (wireBytes - bodyBytes.length)} bytes fit in one UDP datagram over ${server.family === 'udp6' ? 'IPv6' : 'IPv4'}${wire === undefined ? '' : ' (sealed)'}`,
-    );
-  }
-  // Why the schedule ends: the --attempts cap, or the next wait passing --max-delay.
-  const capReached = options.attempts !== undefined && waits.length === options.attempts;
+  const prepared = await prepareRequest(options);
+  const { waits, capReached, to, promiscuous, id, key } = prepared;
 
-  const socket = dgram.createSocket(server.family);
+  const socket = dgram.createSocket(prepared.family);
   const cleanup: (() => void)[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -268,18 +158,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
         lastSent = monotonicMs();
         lastSeen = 'timeout';
         const n = attempt;
-        // Sealed mode seals every transmission afresh: a new nonce and time, and the attempt number
-        // that lets the server tell a retransmission (higher number) from a replay (docs/sealed.md).
-        const data =
-          key === undefined || sealed === undefined || wire === undefined
-            ? payload
-            : wire.sealDatagram(key, {
-                type: wire.SealedType.REQUEST,
-                id: sealed,
-                timeMs: Date.now(),
-                attempt: Math.min(n, wire.MAX_ATTEMPT),
-                body: bodyBytes,
-              });
+        const data = requestDatagram(prepared, n);
         const sendCb = (err: Error | null): void => {
           if (!err) return;
           if (isErrno(err, 'ECONNREFUSED')) onRefused();
@@ -351,38 +230,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
 
       socket.on('message', (data, rinfo) => {
         const from: Endpoint = { address: rinfo.address, port: rinfo.port };
-        let reply: Buffer = data;
-        let text: string;
-        let verdict: IgnoreReason | undefined;
-        // Plain mode: which count a `wrong-id` datagram adds to (only the server's own address and
-        // port without any ID means "it does not echo IDs"; test/client-id.test.ts).
-        let wrongKind: 'noId' | 'otherId' | 'fromElsewhere' = 'noId';
-        if (key === undefined || wire === undefined) {
-          const rid = parseId(data);
-          if (id !== undefined && rid !== id) {
-            verdict = 'wrong-id';
-            wrongKind = !sameEndpoint(from, to)
-              ? 'fromElsewhere'
-              : rid === undefined
-                ? 'noId'
-                : 'otherId';
-          }
-          // A datagram with the wrong ID is shown whole: its ID is what was wrong.
-          text = escapePayload(verdict === undefined ? stripId(data, rid) : data);
-        } else {
-          // Sealed: nothing is believed before the tag verifies; forged datagrams are shown escaped.
-          const opened = wire.openDatagram(key, data);
-          if (!opened.ok) {
-            verdict = opened.reason === 'not-sealed' ? 'not-sealed' : 'forged';
-            text = escapePayload(data);
-          } else {
-            const m = opened.message;
-            reply = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.length);
-            text = escapePayload(reply);
-            if (m.type !== wire.SealedType.REPLY) verdict = 'forged';
-            else if (m.id !== sealed) verdict = 'wrong-id';
-          }
-        }
+        const { reply, text, verdict, wrongKind } = matchReply(prepared, data, from);
         const ignore = (reason: IgnoreReason): void => {
           ignored++;
           if (reason === 'forged') forged++;

@@ -63,14 +63,14 @@ export { createServer, type ServerEvent, type ServerOptions, type UdpServer } fr
 export { nativeUnavailableReason } from './backend/select.js';
 export { BACKEND_CHOICES, type BackendChoice, type BackendName } from './backend/types.js';
 export {
-  GaveUpError,
-  currentTimeMessage,
   request,
   type ClientEvent,
   type IgnoreReason,
   type RequestOptions,
   type RequestResult,
 } from './client.js';
+export { GaveUpError } from './client-match.js';
+export { currentTimeMessage } from './client-prepare.js';
 export { requestSeries, type SeriesOptions, type SeriesSummaryEvent } from './series.js';
 export { RttStats, quantile, type RttSummary } from './stats.js';
 export {

@@ -5,7 +5,8 @@
  * later one; while pausing between requests the previous socket stays open and counts late
  * duplicates.
  */
-import { GaveUpError, request, type ClientEvent, type RequestOptions } from './client.js';
+import { request, type ClientEvent, type RequestOptions } from './client.js';
+import { GaveUpError } from './client-match.js';
 import { ErrorCodes, UdplabError } from './errors.js';
 import type { BaseEvent, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';

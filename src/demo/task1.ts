@@ -1,5 +1,7 @@
 /** Demo, Task 1: the server and the client on loopback, and why the bind address matters. */
-import { GaveUpError, currentTimeMessage, request } from '../client.js';
+import { request } from '../client.js';
+import { GaveUpError } from '../client-match.js';
+import { currentTimeMessage } from '../client-prepare.js';
 import { replyText } from '../wire/text.js';
 import { createServer, type UdpServer } from '../server.js';
 import type { DemoContext, DemoPart } from './context.js';

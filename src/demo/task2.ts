@@ -1,5 +1,6 @@
 /** Demo, Task 2: a lossy "remote" server and the client's retransmissions with a doubling timer. */
-import { GaveUpError, request } from '../client.js';
+import { request } from '../client.js';
+import { GaveUpError } from '../client-match.js';
 import { nominalWaits } from '../backoff.js';
 import { seededRng } from '../rng.js';
 import { createServer } from '../server.js';

@@ -1,0 +1,116 @@
+/**
+ * Which datagram is the client's reply (client.ts): a datagram is matched to the request by its
+ * source address and port and its request ID (plain), or by its seal and ID (sealed). When no
+ * reply comes, the datagrams that did not match say why: {@link GaveUpError}'s clues.
+ */
+import { sameEndpoint } from './address.js';
+import type { IgnoreReason } from './client-events.js';
+import type { PreparedRequest } from './client-prepare.js';
+import { ErrorCodes, UdplabError } from './errors.js';
+import type { Endpoint } from './events.js';
+import { escapePayload } from './wire/escape.js';
+import { parseId, stripId } from './wire/text.js';
+
+/** Details carried by the TIMEOUT error. */
+export interface GaveUpDetails {
+  attempts: number;
+  elapsedMs: number;
+  reason: 'timeout' | 'refused';
+  /** Sealed mode: the client's key ID (a server with another key stays silent). */
+  keyId?: string;
+  /**
+   * Plain mode with a request ID: how many datagrams were ignored because they did not carry it
+   * (reason `wrong-id`), the sum of the three counts below.
+   */
+  wrongId?: number;
+  /**
+   * Of those, from the server's own address and port with no ID at all. More than 0 means the server
+   * answered but does not echo IDs (the lab's Python server does not).
+   */
+  noId?: number;
+  /** Of those, from the server's own address and port with another request's ID. */
+  otherId?: number;
+  /** Of those, from any other address or port (`promiscuous` only): possibly spoofed. */
+  fromElsewhere?: number;
+}
+
+/** The error {@link request} rejects with when the schedule runs out (code TIMEOUT or REFUSED). */
+export class GaveUpError extends UdplabError {
+  readonly details: GaveUpDetails;
+  constructor(details: GaveUpDetails) {
+    super(
+      details.reason === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
+      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
+        (details.keyId === undefined
+          ? ''
+          : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`) +
+        (details.noId
+          ? `; the server answered ${details.noId === 1 ? 'once' : `${String(details.noId)} times`} without the request's ID: it does not echo request IDs`
+          : '') +
+        (details.otherId
+          ? `; the server answered ${details.otherId === 1 ? 'once' : `${String(details.otherId)} times`} with another request's ID`
+          : '') +
+        (details.fromElsewhere
+          ? `; ${String(details.fromElsewhere)} datagram${details.fromElsewhere === 1 ? '' : 's'} from another address or port did not carry the request's ID (possibly spoofed)`
+          : ''),
+    );
+    this.name = 'GaveUpError';
+    this.details = details;
+  }
+}
+
+/** Plain mode: which of GaveUpDetails' counts a `wrong-id` datagram adds to. */
+export type WrongIdKind = 'noId' | 'otherId' | 'fromElsewhere';
+
+/** What {@link matchReply} makes of one datagram. */
+export interface ReplyMatch {
+  /** The reply's body: the datagram itself, or in sealed mode its opened body. */
+  reply: Buffer;
+  /** Escaped for display: without the ID token when it matched, whole when the ID was wrong. */
+  text: string;
+  /** Why it is not the reply, as far as its content tells (not `stranger` or `duplicate`). */
+  verdict: IgnoreReason | undefined;
+  /** Plain mode, verdict `wrong-id`: which count it adds to. */
+  wrongKind: WrongIdKind;
+}
+
+/**
+ * Checks a datagram from `from` against the request's ID (plain mode) or key and ID (sealed mode).
+ * Whether it came from the server, and whether a reply came already, is the caller's to judge.
+ */
+export function matchReply(prepared: PreparedRequest, data: Buffer, from: Endpoint): ReplyMatch {
+  const { key, wire, id, sealed, to } = prepared;
+  let reply: Buffer = data;
+  let text: string;
+  let verdict: IgnoreReason | undefined;
+  // Plain mode: which count a `wrong-id` datagram adds to (only the server's own address and
+  // port without any ID means "it does not echo IDs"; test/client-id.test.ts).
+  let wrongKind: WrongIdKind = 'noId';
+  if (key === undefined || wire === undefined) {
+    const rid = parseId(data);
+    if (id !== undefined && rid !== id) {
+      verdict = 'wrong-id';
+      wrongKind = !sameEndpoint(from, to)
+        ? 'fromElsewhere'
+        : rid === undefined
+          ? 'noId'
+          : 'otherId';
+    }
+    // A datagram with the wrong ID is shown whole: its ID is what was wrong.
+    text = escapePayload(verdict === undefined ? stripId(data, rid) : data);
+  } else {
+    // Sealed: nothing is believed before the tag verifies; forged datagrams are shown escaped.
+    const opened = wire.openDatagram(key, data);
+    if (!opened.ok) {
+      verdict = opened.reason === 'not-sealed' ? 'not-sealed' : 'forged';
+      text = escapePayload(data);
+    } else {
+      const m = opened.message;
+      reply = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.length);
+      text = escapePayload(reply);
+      if (m.type !== wire.SealedType.REPLY) verdict = 'forged';
+      else if (m.id !== sealed) verdict = 'wrong-id';
+    }
+  }
+  return { reply, text, verdict, wrongKind };
+}
