@@ -37,8 +37,10 @@
 #define ROUNDS 8            /* batches per wake-up at most, so one busy socket cannot starve others */
 #define UNWATCH_AT 16       /* a batch this big takes the socket out of epoll while it is answered */
 #define TO_PEER (-2)        /* send metadata slot: to the connected peer (connect()), no address */
-#define GSO_MAX_LEN 1232    /* replies up to this size may share a send (fits IPv6's minimum MTU) */
-#define GSO_MAX_BYTES 65000 /* bytes of one such send at most (a UDP datagram holds 65,507) */
+#define GSO_SEG_V6 1232     /* IPv6 replies up to this size may share a send (IPv6's minimum MTU) */
+#define GSO_SEG_V4 548      /* IPv4: 576-byte packets, which every real path carries whole */
+#define GSO_RUN 65000       /* bytes of one such send at most (a UDP datagram holds 65,507) */
+#define GSO_RUN_V4 1472     /* IPv4 beyond loopback: a run fits a 1,500-byte MTU, see gso_limits() */
 
 _Static_assert(BATCH <= 255, "wire message indexes are uint8_t");
 
@@ -83,6 +85,7 @@ typedef struct sock_s {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
   } wctl[BATCH];
   int no_gso; /* the kernel has no UDP_SEGMENT (before 4.18): one reply per message */
+  struct gso_limits { size_t seg, run; } peer_gso; /* for the connected peer (TO_PEER sends) */
   double sends, sent; /* messages sendmmsg() took, and the replies in them (sendCounts()) */
   pending_t *head, *tail; /* FIFO of at most qcap replies */
   uint32_t qcap, qlen;
@@ -282,6 +285,27 @@ static double take_failed(sock_t* s) {
   return f;
 }
 
+/* How big a reply and a run to `a` may be to share a send.
+ *
+ * A run's IP header is built once, for the whole run, and IPv4's "don't fragment" flag is set only
+ * when the packet fits the route's MTU (IP_PMTUDISC_WANT, the default): a run bigger than that
+ * leaves without DF, where each of its datagrams alone would have carried it, and a router with a
+ * smaller MTU on the way would fragment them instead of dropping them with an ICMP "need to
+ * fragment". So beyond loopback an IPv4 run stays within a 1,500-byte MTU (the DF flags are then
+ * those of single sends wherever the route's MTU is 1,500 or more), and its datagrams within 576
+ * bytes with headers, which no real path needs to fragment, for the routes with a smaller MTU.
+ * Loopback has no router (and a 64 KiB MTU). IPv6 routers never fragment, and 1,280 bytes fit
+ * any IPv6 path. */
+static struct gso_limits gso_limits(const struct sockaddr* a) {
+  const struct sockaddr_in6* a6 = (const struct sockaddr_in6*)a;
+  uint32_t v4;
+  if (a->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+    return (struct gso_limits){GSO_SEG_V6, GSO_RUN};
+  if (a->sa_family == AF_INET6) memcpy(&v4, &a6->sin6_addr.s6_addr[12], 4);
+  else v4 = ((const struct sockaddr_in*)a)->sin_addr.s_addr;
+  return (struct gso_limits){GSO_SEG_V4, (ntohl(v4) >> 24) == 127 ? GSO_RUN : GSO_RUN_V4};
+}
+
 static int same_dest(const struct msghdr* a, const struct msghdr* b) {
   return a->msg_namelen == b->msg_namelen && memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0;
 }
@@ -296,9 +320,11 @@ static unsigned group(sock_t* s, unsigned w, unsigned from, unsigned ready, unsi
   for (unsigned i = from; i < ready; w++) {
     size_t len = s->siov[i].iov_len;
     unsigned k = 1;
-    if (i >= alone && !s->no_gso && len > 0 && len <= GSO_MAX_LEN)
-      while (i + k < ready && s->siov[i + k].iov_len == len && (k + 1) * len <= GSO_MAX_BYTES &&
-             same_dest(&s->smsg[i].msg_hdr, &s->smsg[i + k].msg_hdr))
+    const struct msghdr* first = &s->smsg[i].msg_hdr;
+    struct gso_limits max = first->msg_namelen == 0 ? s->peer_gso : gso_limits(first->msg_name);
+    if (i >= alone && !s->no_gso && len > 0 && len <= max.seg)
+      while (i + k < ready && s->siov[i + k].iov_len == len && (k + 1) * len <= max.run &&
+             same_dest(first, &s->smsg[i + k].msg_hdr))
         k++;
     struct msghdr h = s->smsg[i].msg_hdr;
     h.msg_iov = &s->siov[i];
@@ -406,6 +432,7 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   else return number(env, -EINVAL);
   int r;
   do r = connect(s->fd, (struct sockaddr*)&a, alen); while (r != 0 && errno == EINTR);
+  if (r == 0) s->peer_gso = gso_limits((struct sockaddr*)&a);
   return number(env, r == 0 ? 0 : -errno);
 }
 

@@ -440,6 +440,49 @@ test(
   },
 );
 
+test(
+  'native: an IPv4 reply over 548 bytes goes alone (576-byte packets); IPv6 ones up to 1,232 are grouped',
+  native,
+  async (t) => {
+    const load = loadNativeAddon();
+    assert.ok('addon' in load, 'reason' in load ? load.reason : '');
+    for (const [family, address, size, grouped] of [
+      ['udp4', '127.0.0.1', 548, true],
+      ['udp4', '127.0.0.1', 549, false],
+      ['udp6', '::1', 1232, true],
+      ['udp6', '::1', 1233, false],
+    ] as const) {
+      const b = openNativeBackend(load.addon, {
+        family,
+        address,
+        port: 0,
+        sendQueueLimit: 1024,
+        onBatch: (batch, replies) => {
+          for (const d of batch) replies.push({ data: Buffer.from(d.data), to: d.from });
+        },
+        onSendFailed: () => assert.fail('a reply failed'),
+        onError: (err) => assert.fail(err),
+      });
+      t.after(() => b.close());
+      const peer = await rawSocket(family);
+      t.after(() => peer.close());
+      let got = 0;
+      peer.on('message', (d) => {
+        assert.equal(d.length, size);
+        got++;
+      });
+      for (let i = 0; i < 40; i++) peer.send(Buffer.alloc(size, i), b.address.port, address);
+      await until(() => (got === 40 ? true : undefined));
+      const { messages, datagrams } = b.sendCounts();
+      assert.equal(datagrams, 40);
+      assert.ok(
+        grouped ? messages < 40 : messages === 40,
+        `${address} ${size}: ${messages} messages`,
+      );
+    }
+  },
+);
+
 for (const backend of serverBackends()) {
   test(`[${backend}] connected (udplab bench): send() reaches the peer, only the peer is heard, ICMP comes as ECONNREFUSED`, async (t) => {
     const peer = await rawSocket();
