@@ -171,6 +171,7 @@ test('usage errors for the hardening options: exit 2', async () => {
     ['server', '127.0.0.1', '0', '--window', '10'],
     ['server', '127.0.0.1', '0', '--replay-cache', '10'],
     ['server', '127.0.0.1', '0', '--rate-burst', '10'],
+    ['server', '127.0.0.1', '0', '--seed', '1'],
     ['server', '127.0.0.1', '0', '--rate-limit', '0'],
     ['server', '127.0.0.1', '0', '--rate-limit', 'lots'],
     ['server', '127.0.0.1', '0', '--key-file', 'x', '--window', '0'],

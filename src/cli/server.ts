@@ -117,7 +117,11 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
           'drop each datagram with probability P before replying (the lab’s "remote" server uses 0.5)',
           probability,
         )
-        .option('--seed <n>', 'seed the drop decisions so that runs repeat exactly', nonNegativeInt)
+        .option(
+          '--seed <n>',
+          'seed the drop decisions so that runs repeat exactly (needs --drop)',
+          nonNegativeInt,
+        )
         .option(
           '-k, --key-file <file>',
           'sealed mode: answer only datagrams sealed with this key (udplab keygen), silently drop the rest',
@@ -170,6 +174,8 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
       throw new UsageError('--window and --replay-cache need --key-file (sealed mode)');
     if (opts.rateLimit === undefined && (opts.rateBurst ?? opts.rateSources) !== undefined)
       throw new UsageError('--rate-burst and --rate-sources need --rate-limit');
+    if (opts.seed !== undefined && opts.drop === undefined)
+      throw new UsageError('--seed needs --drop: it seeds the drop decisions');
     const key = await loadKeyOption(ctx, opts.keyFile);
     const out = openOutput(ctx, opts.json ?? false, renderServer);
     const server = await createServer({
