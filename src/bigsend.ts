@@ -21,6 +21,7 @@ import {
 import { ErrorCodes, UdplabError, abortError, isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import { formatCount } from './format.js';
 import { pathMtu, type MtuSystem, type PathMtu } from './mtu.js';
 import { bindSocket } from './server.js';
 import type { BigsendEvent, BigsendSummaryEvent, EchoIgnoreReason } from './bigsend-events.js';
@@ -99,8 +100,8 @@ export function checkSplit(size: number, chunks: number, family: 'udp4' | 'udp6'
   if (piece > limit) {
     const need = Math.ceil(size / limit);
     throw new RangeError(
-      `a piece of ${piece} bytes is above the UDP payload limit of ${limit} bytes over ` +
-        `${family === 'udp6' ? 'IPv6' : 'IPv4'}: use chunks ≥ ${need} for ${size} bytes`,
+      `a piece of ${formatCount(piece)} bytes is above the UDP payload limit of ${formatCount(limit)} bytes over ` +
+        `${family === 'udp6' ? 'IPv6' : 'IPv4'}: use chunks ≥ ${need} for ${formatCount(size)} bytes`,
     );
   }
   return piece;
@@ -246,7 +247,7 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
         throw new UdplabError(
           tooBig ? ErrorCodes.TOO_BIG : ErrorCodes.SEND,
           tooBig
-            ? `piece ${index} (${piece.length} bytes) is too big for ${ipName(family)} (limit ${limit} bytes)`
+            ? `piece ${index} (${formatCount(piece.length)} bytes) is too big for ${ipName(family)} (limit ${formatCount(limit)} bytes)`
             : `cannot send piece ${index}: ${e.message}`,
           { cause: e },
         );

@@ -8,6 +8,7 @@ import { schedule } from './backoff.js';
 import type { RequestOptions } from './client.js';
 import { ErrorCodes, UdplabError } from './errors.js';
 import type { Endpoint } from './events.js';
+import { formatCount } from './format.js';
 import type { SealKey } from './keys.js';
 import { isValidId, randomId, withId } from './wire/text.js';
 import type * as SealedWire from './wire/sealed.js';
@@ -101,7 +102,7 @@ export async function prepareRequest(options: RequestOptions): Promise<PreparedR
   if (wireBytes > limit) {
     throw new UdplabError(
       ErrorCodes.TOO_BIG,
-      `message of ${bodyBytes.length} bytes is too big: at most ${limit - (wireBytes - bodyBytes.length)} bytes fit in one UDP datagram over ${server.family === 'udp6' ? 'IPv6' : 'IPv4'}${wire === undefined ? '' : ' (sealed)'}`,
+      `message of ${formatCount(bodyBytes.length)} bytes is too big: at most ${formatCount(limit - (wireBytes - bodyBytes.length))} bytes fit in one UDP datagram over ${server.family === 'udp6' ? 'IPv6' : 'IPv4'}${wire === undefined ? '' : ' (sealed)'}`,
     );
   }
   // Why the schedule ends: the --attempts cap, or the next wait passing --max-delay.

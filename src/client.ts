@@ -13,6 +13,7 @@ import { prepareRequest, requestDatagram } from './client-prepare.js';
 import { ErrorCodes, UdplabError, abortError, connectError, isErrno } from './errors.js';
 import type { Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import { formatCount } from './format.js';
 import type { SealKey } from './keys.js';
 
 export type {
@@ -166,7 +167,7 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             fail(
               new UdplabError(
                 ErrorCodes.TOO_BIG,
-                `message of ${data.length} bytes is too big to send`,
+                `message of ${formatCount(data.length)} bytes is too big to send`,
                 { cause: err },
               ),
             );

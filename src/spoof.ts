@@ -8,6 +8,7 @@ import { maxPayload, resolveHost } from './address.js';
 import { ErrorCodes, UdplabError, abortError, bindError, connectError } from './errors.js';
 import type { BaseEvent, Endpoint, EventSink } from './events.js';
 import { ignoreEvents, isoNow } from './events.js';
+import { formatCount } from './format.js';
 
 /** `sent`: one fake datagram went out. */
 export interface SpoofSentEvent extends BaseEvent {
@@ -73,7 +74,7 @@ export async function spoof(options: SpoofOptions): Promise<number> {
   if (data.length > limit) {
     throw new UdplabError(
       ErrorCodes.TOO_BIG,
-      `message of ${data.length} bytes is too big for one UDP datagram (at most ${limit} bytes over ${target.family === 'udp6' ? 'IPv6' : 'IPv4'})`,
+      `message of ${formatCount(data.length)} bytes is too big for one UDP datagram (at most ${formatCount(limit)} bytes over ${target.family === 'udp6' ? 'IPv6' : 'IPv4'})`,
     );
   }
   const source = await sourceAddressFor(target.family, to);

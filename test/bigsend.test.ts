@@ -289,11 +289,11 @@ test('a piece above the limit is refused up front with a usage error (exit 2)', 
   assert.equal(v4.code, 2);
   assert.match(
     v4.stderr.text,
-    /a piece of 80000 bytes is above the UDP payload limit of 65507 bytes over IPv4: use chunks ≥ 2/,
+    /a piece of 80,000 bytes is above the UDP payload limit of 65,507 bytes over IPv4: use chunks ≥ 2 for 80,000 bytes/,
   );
   const v6 = await runCli(['bigsend', '::1', '0', '--size', '65528', '--chunks', '1']);
   assert.equal(v6.code, 2);
-  assert.match(v6.stderr.text, /65527 bytes over IPv6/);
+  assert.match(v6.stderr.text, /65,527 bytes over IPv6/);
   const fill = await runCli(['bigsend', '127.0.0.1', '0', '--fill', 'ab']);
   assert.equal(fill.code, 2);
   assert.match(fill.stderr.text, /fill must be one printable ASCII character/);

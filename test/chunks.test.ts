@@ -199,9 +199,9 @@ test('limits by family, and the up-front check of a piece above the limit', () =
   assert.equal(checkSplit(80000, 16, 'udp4'), 5000);
   assert.equal(checkSplit(65507, 1, 'udp4'), 65507);
   assert.equal(checkSplit(65527, 1, 'udp6'), 65527);
-  assert.throws(() => checkSplit(65508, 1, 'udp4'), /above the UDP payload limit of 65507 bytes/);
+  assert.throws(() => checkSplit(65508, 1, 'udp4'), /above the UDP payload limit of 65,507 bytes/);
   assert.throws(() => checkSplit(65528, 1, 'udp6'), /over IPv6: use chunks ≥ 2/);
-  assert.throws(() => checkSplit(80000, 1, 'udp4'), /use chunks ≥ 2 for 80000 bytes/);
+  assert.throws(() => checkSplit(80000, 1, 'udp4'), /use chunks ≥ 2 for 80,000 bytes/);
   assert.throws(() => checkSplit(10, 11, 'udp4'), /chunks must be/);
 });
 

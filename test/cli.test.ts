@@ -325,7 +325,7 @@ test('spoof: a message too big for UDP fails up front with UDPLAB_ERR_TOO_BIG, n
   );
   assert.match(
     r.stderr.text,
-    /^udplab: error: message of 70000 bytes is too big for one UDP datagram \(at most 65507 bytes over IPv4\)\n$/,
+    /^udplab: error: message of 70,000 bytes is too big for one UDP datagram \(at most 65,507 bytes over IPv4\)\n$/,
   );
 });
 
@@ -405,7 +405,7 @@ test('client: --attempts ends the schedule with its own reason; too big refused 
     big.stdout.events().map((e) => e.event),
     ['error'],
   );
-  assert.match(big.stderr.text, /at most 65507 bytes fit in one UDP datagram over IPv4/);
+  assert.match(big.stderr.text, /at most 65,507 bytes fit in one UDP datagram over IPv4/);
 
   const id = await runCli(['client', '--id', '127.0.0.1', '1060']);
   assert.equal(id.code, 2);

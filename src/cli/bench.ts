@@ -12,7 +12,8 @@ import {
 import type { BaseEvent } from '../events.js';
 import { UsageError } from '../errors.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, formatCount, plural, type Colors } from './output.js';
+import { formatCount } from '../format.js';
+import { ep, plural, type Colors } from './output.js';
 import { backendChoice, decimal, intUpTo, secondsFromTo } from './parse.js';
 import type { BackendChoice } from '../backend/types.js';
 import { InvalidArgumentError } from 'commander';

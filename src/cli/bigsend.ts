@@ -4,14 +4,13 @@ import { parsePort } from '../address.js';
 import { BIGSEND_DEFAULTS, bigsend, type BigsendEvent, type PathMtuEvent } from '../bigsend.js';
 import { ipFragments } from '../chunks.js';
 import type { BaseEvent } from '../events.js';
+import { formatCount } from '../format.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
 import { positiveInt, secondsOrZeroToMs } from './parse.js';
 
 /** 80000 → `80,000`. */
-export function n(value: number): string {
-  return value.toLocaleString('en-US');
-}
+export const n = formatCount;
 
 function headerBytes(family: 'IPv4' | 'IPv6'): string {
   return family === 'IPv6'

@@ -173,11 +173,6 @@ export function plural(
   return `${show(n)} ${n === 1 ? one : many}`;
 }
 
-/** A count for people, with thousands separators: `5,122,830`. */
-export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
 /** Formats milliseconds for people: `0.31 ms`, `120 ms`, `3.1 s`. */
 export function formatMs(ms: number): string {
   if (ms < 10) return `${ms.toFixed(2)} ms`;

@@ -8,7 +8,8 @@ import { createProxy } from '../proxy.js';
 import type { DirectionStats, ProxyEvent, ProxyReport, SendFailedEvent } from '../proxy-events.js';
 import { rngFor } from '../rng.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { ep, formatCount, formatMs, plural, type Colors } from './output.js';
+import { formatCount } from '../format.js';
+import { ep, formatMs, plural, type Colors } from './output.js';
 import { nonNegativeInt, positiveInt, secondsToMs } from './parse.js';
 import { addImpairmentOptions, impairmentHelp, impairmentsFrom } from './proxy-options.js';
 

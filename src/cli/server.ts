@@ -5,7 +5,8 @@ import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
 import { createServer, type ServerEvent } from '../server.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
-import { clip, ep, formatCount, plural, quote, type Colors } from './output.js';
+import { formatCount } from '../format.js';
+import { clip, ep, plural, quote, type Colors } from './output.js';
 import { loadKeyOption } from './keys.js';
 import {
   backendChoice,
