@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { echoClient } from '../src/echo-client.js';
+import { ErrorCodes } from '../src/errors.js';
 import { probe, type ProbeEvent } from '../src/probe.js';
 import { main } from '../src/cli/main.js';
 import { Capture, fixture, freePort, rawSocket, runCli, spawnCollect, until } from './helpers.js';
@@ -109,6 +110,36 @@ test('round trip through udplab echo-client (probe --bind as the echo client’s
   // The round-trip probes came from the echo client's server address, so it echoed them.
   const e = await echoing;
   assert.ok(e.datagrams >= 2, `${e.datagrams} echoed`);
+});
+
+test('--bind on a port in use fails at once with the bind error, before anything is sent', async (t) => {
+  const holder = await rawSocket();
+  t.after(() => holder.close());
+  const target = await rawSocket();
+  t.after(() => target.close());
+  const got: number[] = [];
+  target.on('message', (m) => got.push(m.length));
+  const taken = `127.0.0.1:${holder.address().port}`;
+  for (const extra of [[], ['--local-only']]) {
+    const r = await runCli([
+      'probe',
+      '127.0.0.1',
+      String(target.address().port),
+      '--bind',
+      taken,
+      ...extra,
+    ]);
+    assert.equal(r.code, 1, r.stdout.text + r.stderr.text);
+    assert.match(r.stderr.text, new RegExp(`cannot bind ${taken}: the port is already in use`));
+    assert.doesNotMatch(r.stdout.text, /local stack:/, 'no size was tried');
+  }
+  await assert.rejects(
+    probe({ host: '127.0.0.1', port: target.address().port, bind: taken }),
+    (err: unknown) => (err as { code?: string }).code === ErrorCodes.BIND,
+  );
+  // Loopback delivers within the send; a few ms more let any 'message' event through.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(got, [], 'the target received nothing');
 });
 
 test('probe usage errors exit 2; a host that does not resolve exits 1', async () => {

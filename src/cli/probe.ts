@@ -72,7 +72,8 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
         )
         .option(
           '--bind <host:port>',
-          'local address to send from (the server address an udplab echo-client was given)',
+          'local address to send the round trip from (the server address an udplab echo-client was\n' +
+            'given); bound before anything is sent: an address in use fails at once (exit 1)',
         ),
     ),
     [
