@@ -47,8 +47,16 @@ export interface ProbeSummaryEvent extends BaseEvent {
   echoPeer: boolean;
   /** Largest datagram that came back intact; null without an echo peer. */
   roundTripMax: number | null;
+  /** Interface the route uses; null when the system does not tell. */
   interface: string | null;
+  /** The path MTU packets to `to` are cut to; null when the system does not tell. */
   mtu: number | null;
+  /** Where `mtu` came from (`learned`, `route`, `interface`; see {@link PathMtu}); null when unknown. */
+  source: PathMtu['source'] | null;
+  /** The interface's own MTU (/sys/class/net/IF/mtu); null when unknown. */
+  interfaceMtu: number | null;
+  /** Seconds until a `learned` path MTU expires; null otherwise. */
+  expiresSec: number | null;
   /** IP packets the largest datagram (round trip, else local) becomes on that MTU. */
   fragments: number | null;
   fragmentBytes: number | null;
@@ -345,6 +353,9 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     roundTripMax,
     interface: mtu?.interface ?? null,
     mtu: mtu?.mtu ?? null,
+    source: mtu?.source ?? null,
+    interfaceMtu: mtu?.interfaceMtu ?? null,
+    expiresSec: mtu?.expiresSec ?? null,
     fragments,
     fragmentBytes: mtu ? fragmentDataBytes(mtu.mtu, family) : null,
   };
