@@ -88,10 +88,19 @@ export interface PathMtuEvent extends BaseEvent {
   wholeSent: boolean;
   /** The largest piece. */
   pieceBytes: number;
-  /** Interface the route uses, and its MTU; null when the system does not tell. */
+  /** Interface the route uses; null when the system does not tell. */
   interface: string | null;
+  /** The path MTU packets to the client are cut to; null when the system does not tell. */
   mtu: number | null;
+  /**
+   * Where `mtu` came from: `learned` (path MTU discovery, cached by the kernel), `route` (an
+   * `mtu` attribute of the route) or `interface` (the interface's own MTU); null when unknown.
+   */
   source: PathMtu['source'] | null;
+  /** The interface's own MTU (/sys/class/net/IF/mtu); null when unknown. */
+  interfaceMtu: number | null;
+  /** Seconds until a `learned` path MTU expires; null otherwise. */
+  expiresSec: number | null;
   /** IP packets the largest piece becomes on that MTU (1 = not fragmented); null when unknown. */
   fragments: number | null;
   /** Data bytes per fragment on that MTU; null when unknown. */

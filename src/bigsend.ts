@@ -297,6 +297,8 @@ export async function bigsend(options: BigsendOptions = {}): Promise<BigsendResu
       interface: mtu?.interface ?? null,
       mtu: mtu?.mtu ?? null,
       source: mtu?.source ?? null,
+      interfaceMtu: mtu?.interfaceMtu ?? null,
+      expiresSec: mtu?.expiresSec ?? null,
       fragments: mtu ? safeFragments(pieceBytes, mtu.mtu, family) : null,
       fragmentBytes: mtu ? fragmentDataBytes(mtu.mtu, family) : null,
     });

@@ -98,7 +98,7 @@ export {
   type EchoMatch,
   type PayloadFill,
 } from './chunks.js';
-export { parseRouteGet, pathMtu, type MtuSystem, type PathMtu } from './mtu.js';
+export { parseRouteGet, pathMtu, type MtuSource, type MtuSystem, type PathMtu } from './mtu.js';
 export {
   BIGSEND_DEFAULTS,
   bigsend,

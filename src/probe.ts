@@ -47,8 +47,16 @@ export interface ProbeSummaryEvent extends BaseEvent {
   echoPeer: boolean;
   /** Largest datagram that came back intact; null without an echo peer. */
   roundTripMax: number | null;
+  /** Interface the route uses; null when the system does not tell. */
   interface: string | null;
+  /** The path MTU packets to `to` are cut to; null when the system does not tell. */
   mtu: number | null;
+  /** Where `mtu` came from (`learned`, `route`, `interface`; see {@link PathMtu}); null when unknown. */
+  source: PathMtu['source'] | null;
+  /** The interface's own MTU (/sys/class/net/IF/mtu); null when unknown. */
+  interfaceMtu: number | null;
+  /** Seconds until a `learned` path MTU expires; null otherwise. */
+  expiresSec: number | null;
   /** IP packets the largest datagram (round trip, else local) becomes on that MTU. */
   fragments: number | null;
   fragmentBytes: number | null;
@@ -69,7 +77,11 @@ export interface ProbeOptions {
    * the sizes the kernel accepts (about 13 datagrams, up to 65,507 bytes) to `host:port`.
    */
   roundTrip?: boolean;
-  /** Local address to send from, `HOST:PORT` (so that an echo client can be told where its server is). */
+  /**
+   * Local address to send the round trip from, `HOST:PORT` (so that an echo client can be told
+   * where its server is). Bound before anything is sent, even with `roundTrip: false`: an address
+   * that cannot be had rejects with UDPLAB_ERR_BIND at once, with no datagram sent.
+   */
   bind?: string;
   onEvent?: EventSink<ProbeEvent>;
   signal?: AbortSignal;
@@ -177,141 +189,151 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     if (signal?.aborted) throw abortError(signal);
   };
 
-  // (a) The local boundary, on an unconnected socket: only EMSGSIZE matters, and Linux does
-  // not report ICMP errors to unconnected sockets, so a missing listener cannot disturb it.
+  // The round-trip socket first, bound (--bind) and connected before a single datagram leaves,
+  // so that a bind that cannot be had (EADDRINUSE…) fails at once, as echo-client's does, and not
+  // after the whole local search (regression test: probe.test.ts, "--bind on a port in use").
+  // Connected: only the destination's datagrams come in, and ICMP port unreachable says at once
+  // that nothing listens there. With --local-only it is opened only to check --bind.
+  const roundTrip = options.roundTrip ?? true;
+  const held = roundTrip || bind ? await openSocket(target.family, bind, to) : undefined;
+  let pending:
+    | { payload: Buffer; head: Buffer; settle: (r: { ok: boolean; detail?: string }) => void }
+    | undefined;
+  // Listening from the start: an error with no listener would crash the process.
+  held?.on('error', (err) => {
+    if (isErrno(err, 'ECONNREFUSED')) pending?.settle({ ok: false, detail: 'port unreachable' });
+  });
   let localMax: number;
-  {
-    const socket = await openSocket(target.family, undefined, undefined);
-    socket.on('error', () => undefined);
-    try {
-      const accepts = (n: number): Promise<Error | null> =>
-        new Promise((resolve) => {
-          socket.send(probePayload(0, n), to.port, to.address, (err) => resolve(err));
-        });
-      const first = await accepts(1);
-      if (first) {
-        throw new UdplabError(ErrorCodes.SEND, `cannot send to ${to.address}: ${first.message}`, {
-          cause: first,
-        });
-      }
-      let lo = 1;
-      let hi = MAX_TRY + 1;
-      const step = async (n: number): Promise<boolean> => {
-        checkAbort();
-        const err = await accepts(n);
-        if (err && !isErrno(err, 'EMSGSIZE')) {
-          throw new UdplabError(ErrorCodes.SEND, `cannot send ${n} bytes: ${err.message}`, {
-            cause: err,
-          });
-        }
-        const ok = err === null;
-        if (ok) lo = n;
-        else hi = n;
-        onEvent({
-          event: 'progress',
-          time: isoNow(),
-          phase: 'local',
-          bytes: n,
-          ok,
-          low: lo,
-          high: hi,
-          ...(ok ? {} : { detail: 'EMSGSIZE' }),
-        });
-        return ok;
-      };
-      // Try the top first: a stack that takes the whole 16-bit range needs no search.
-      localMax = (await step(MAX_TRY)) ? MAX_TRY : await largestPassing(1, MAX_TRY, step);
-    } finally {
-      socket.close();
-    }
-  }
-
-  // (b) The round trip, on a connected socket: only the destination's datagrams come in, and
-  // ICMP port unreachable says at once that nothing listens there.
   let roundTripMax: number | null = null;
   let echoPeer = false;
-  if (options.roundTrip ?? true) {
-    const socket = await openSocket(target.family, bind, to);
-    let seq = 0;
-    let pending:
-      | { payload: Buffer; head: Buffer; settle: (r: { ok: boolean; detail?: string }) => void }
-      | undefined;
-    socket.on('error', (err) => {
-      if (isErrno(err, 'ECONNREFUSED')) pending?.settle({ ok: false, detail: 'port unreachable' });
-    });
-    socket.on('message', (data) => {
-      const p = pending;
-      if (!p || data.length < Math.min(p.head.length, p.payload.length)) return;
-      if (!data.subarray(0, p.head.length).equals(p.head.subarray(0, data.length))) return; // stale
-      if (data.equals(p.payload)) p.settle({ ok: true });
-      else p.settle({ ok: false, detail: `echoed ${data.length} of ${p.payload.length} bytes` });
-    });
-    const roundTrip = async (n: number): Promise<{ ok: boolean; detail?: string }> => {
-      let last: { ok: boolean; detail?: string } = { ok: false };
-      for (let i = 0; i < attempts; i++) {
-        checkAbort();
-        seq++;
-        const payload = probePayload(seq, n);
-        const head = Buffer.from(`udplab-probe ${seq} `, 'latin1');
-        let timer: NodeJS.Timeout | undefined;
-        let onAbort: (() => void) | undefined;
-        last = await new Promise<{ ok: boolean; detail?: string }>((resolve) => {
-          const settle = (r: { ok: boolean; detail?: string }): void => {
-            pending = undefined;
-            resolve(r);
-          };
-          pending = { payload, head, settle };
-          timer = setTimeout(() => settle({ ok: false, detail: 'no echo' }), timeoutMs);
-          onAbort = () => settle({ ok: false, detail: 'aborted' });
-          signal?.addEventListener('abort', onAbort, { once: true });
-          socket.send(payload, (err) => {
-            if (err)
-              settle({ ok: false, detail: (err as NodeJS.ErrnoException).code ?? err.message });
+  try {
+    // (a) The local boundary, on an unconnected socket: only EMSGSIZE matters, and Linux does
+    // not report ICMP errors to unconnected sockets, so a missing listener cannot disturb it.
+    {
+      const socket = await openSocket(target.family, undefined, undefined);
+      socket.on('error', () => undefined);
+      try {
+        const accepts = (n: number): Promise<Error | null> =>
+          new Promise((resolve) => {
+            socket.send(probePayload(0, n), to.port, to.address, (err) => resolve(err));
           });
-        }).finally(() => {
-          clearTimeout(timer);
-          if (onAbort) signal?.removeEventListener('abort', onAbort);
-        });
-        // A wrong echo or an unreachable port is an answer; only silence is worth another try.
-        if (last.ok || last.detail !== 'no echo') break;
-      }
-      checkAbort();
-      return last;
-    };
-    try {
-      let lo = 0;
-      let hi = localMax + 1;
-      const step =
-        (phase: ProbePhase) =>
-        async (n: number): Promise<boolean> => {
-          const r = await roundTrip(n);
-          if (r.ok) lo = n;
+        const first = await accepts(1);
+        if (first) {
+          throw new UdplabError(ErrorCodes.SEND, `cannot send to ${to.address}: ${first.message}`, {
+            cause: first,
+          });
+        }
+        let lo = 1;
+        let hi = MAX_TRY + 1;
+        const step = async (n: number): Promise<boolean> => {
+          checkAbort();
+          const err = await accepts(n);
+          if (err && !isErrno(err, 'EMSGSIZE')) {
+            throw new UdplabError(ErrorCodes.SEND, `cannot send ${n} bytes: ${err.message}`, {
+              cause: err,
+            });
+          }
+          const ok = err === null;
+          if (ok) lo = n;
           else hi = n;
           onEvent({
             event: 'progress',
             time: isoNow(),
-            phase,
+            phase: 'local',
             bytes: n,
-            ok: r.ok,
+            ok,
             low: lo,
             high: hi,
-            ...(r.detail === undefined ? {} : { detail: r.detail }),
+            ...(ok ? {} : { detail: 'EMSGSIZE' }),
           });
-          return r.ok;
+          return ok;
         };
-      const small = Math.min(PEER_CHECK_BYTES, localMax);
-      echoPeer = await step('peer')(small);
-      if (echoPeer) {
-        const rt = step('round-trip');
-        roundTripMax =
-          localMax === small || (await rt(localMax))
-            ? localMax
-            : await largestPassing(small, localMax, rt);
+        // Try the top first: a stack that takes the whole 16-bit range needs no search.
+        localMax = (await step(MAX_TRY)) ? MAX_TRY : await largestPassing(1, MAX_TRY, step);
+      } finally {
+        socket.close();
       }
-    } finally {
-      pending = undefined;
-      socket.close();
     }
+
+    // (b) The round trip, on the socket opened above.
+    if (roundTrip && held) {
+      const socket = held;
+      let seq = 0;
+      socket.on('message', (data) => {
+        const p = pending;
+        if (!p || data.length < Math.min(p.head.length, p.payload.length)) return;
+        if (!data.subarray(0, p.head.length).equals(p.head.subarray(0, data.length))) return; // stale
+        if (data.equals(p.payload)) p.settle({ ok: true });
+        else p.settle({ ok: false, detail: `echoed ${data.length} of ${p.payload.length} bytes` });
+      });
+      const roundTrip = async (n: number): Promise<{ ok: boolean; detail?: string }> => {
+        let last: { ok: boolean; detail?: string } = { ok: false };
+        for (let i = 0; i < attempts; i++) {
+          checkAbort();
+          seq++;
+          const payload = probePayload(seq, n);
+          const head = Buffer.from(`udplab-probe ${seq} `, 'latin1');
+          let timer: NodeJS.Timeout | undefined;
+          let onAbort: (() => void) | undefined;
+          last = await new Promise<{ ok: boolean; detail?: string }>((resolve) => {
+            const settle = (r: { ok: boolean; detail?: string }): void => {
+              pending = undefined;
+              resolve(r);
+            };
+            pending = { payload, head, settle };
+            timer = setTimeout(() => settle({ ok: false, detail: 'no echo' }), timeoutMs);
+            onAbort = () => settle({ ok: false, detail: 'aborted' });
+            signal?.addEventListener('abort', onAbort, { once: true });
+            socket.send(payload, (err) => {
+              if (err)
+                settle({ ok: false, detail: (err as NodeJS.ErrnoException).code ?? err.message });
+            });
+          }).finally(() => {
+            clearTimeout(timer);
+            if (onAbort) signal?.removeEventListener('abort', onAbort);
+          });
+          // A wrong echo or an unreachable port is an answer; only silence is worth another try.
+          if (last.ok || last.detail !== 'no echo') break;
+        }
+        checkAbort();
+        return last;
+      };
+      try {
+        let lo = 0;
+        let hi = localMax + 1;
+        const step =
+          (phase: ProbePhase) =>
+          async (n: number): Promise<boolean> => {
+            const r = await roundTrip(n);
+            if (r.ok) lo = n;
+            else hi = n;
+            onEvent({
+              event: 'progress',
+              time: isoNow(),
+              phase,
+              bytes: n,
+              ok: r.ok,
+              low: lo,
+              high: hi,
+              ...(r.detail === undefined ? {} : { detail: r.detail }),
+            });
+            return r.ok;
+          };
+        const small = Math.min(PEER_CHECK_BYTES, localMax);
+        echoPeer = await step('peer')(small);
+        if (echoPeer) {
+          const rt = step('round-trip');
+          roundTripMax =
+            localMax === small || (await rt(localMax))
+              ? localMax
+              : await largestPassing(small, localMax, rt);
+        }
+      } finally {
+        pending = undefined;
+      }
+    }
+  } finally {
+    held?.close();
   }
 
   const mtu = await path;
@@ -331,6 +353,9 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     roundTripMax,
     interface: mtu?.interface ?? null,
     mtu: mtu?.mtu ?? null,
+    source: mtu?.source ?? null,
+    interfaceMtu: mtu?.interfaceMtu ?? null,
+    expiresSec: mtu?.expiresSec ?? null,
     fragments,
     fragmentBytes: mtu ? fragmentDataBytes(mtu.mtu, family) : null,
   };

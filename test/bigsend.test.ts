@@ -140,6 +140,8 @@ test('the why at the limit: "exactly at that limit", whether the whole went out 
     interface: null,
     mtu: null,
     source: null,
+    interfaceMtu: null,
+    expiresSec: null,
     fragments: null,
     fragmentBytes: null,
   } as const;
@@ -154,6 +156,46 @@ test('the why at the limit: "exactly at that limit", whether the whole went out 
     both,
     /60,000 bytes are below that limit.* Each piece of 30,000 bytes is below that limit too\./,
   );
+});
+
+test('the why names a learned or route MTU as the path’s, with the interface’s own MTU beside it', () => {
+  const base = {
+    to: { address: '10.98.1.1', port: 1 },
+    family: 'IPv4',
+    limit: 65507,
+    size: 80000,
+    wholeSent: false,
+    pieceBytes: 5000,
+    interface: 'vC',
+    mtu: 1000,
+    interfaceMtu: 1500,
+    fragments: 6,
+    fragmentBytes: 976,
+  } as const;
+  const learned = explainPath({ ...base, source: 'learned', expiresSec: 598 });
+  assert.match(
+    learned,
+    /The path MTU to 10\.98\.1\.1 is 1,000 bytes: learned by path MTU discovery \(a router on the way answered a larger packet with ICMP “fragmentation needed”\) and cached by the kernel for this destination, for 598 s more \(read from `ip route get`\)\. The route uses vC, whose own MTU is 1,500 bytes \(read from \/sys\/class\/net\/vC\/mtu\)\. On this path the IP layer splits each piece into 6 fragments of at most 976 bytes/,
+  );
+  assert.doesNotMatch(learned, /whose MTU is 1,000/, 'the trial’s wording: 1,000 as vC’s MTU');
+  const route = explainPath({ ...base, source: 'route', expiresSec: null });
+  assert.match(
+    route,
+    /The path MTU to 10\.98\.1\.1 is 1,000 bytes: the route’s `mtu` attribute \(read from `ip route get`\)\. The route uses vC, whose own MTU is 1,500 bytes/,
+  );
+  assert.doesNotMatch(route, /learned|whose MTU is 1,000/);
+  const v6 = explainPath({
+    ...base,
+    to: { address: 'fd00::2', port: 1 },
+    family: 'IPv6',
+    limit: 65527,
+    mtu: 1280,
+    source: 'learned',
+    expiresSec: null,
+    interfaceMtu: null,
+  });
+  assert.match(v6, /ICMPv6 “packet too big”\) and cached by the kernel for this destination \(/);
+  assert.match(v6, /The route uses vC, whose own MTU could not be read\./);
 });
 
 for (const c of [

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { echoClient } from '../src/echo-client.js';
-import { probe, type ProbeEvent } from '../src/probe.js';
+import { ErrorCodes } from '../src/errors.js';
+import { probe, type ProbeEvent, type ProbeSummaryEvent } from '../src/probe.js';
 import { main } from '../src/cli/main.js';
+import pc from 'picocolors';
+import { renderProbe } from '../src/cli/probe.js';
 import { Capture, fixture, freePort, rawSocket, runCli, spawnCollect, until } from './helpers.js';
 
 for (const c of [
@@ -111,6 +114,36 @@ test('round trip through udplab echo-client (probe --bind as the echo client’s
   assert.ok(e.datagrams >= 2, `${e.datagrams} echoed`);
 });
 
+test('--bind on a port in use fails at once with the bind error, before anything is sent', async (t) => {
+  const holder = await rawSocket();
+  t.after(() => holder.close());
+  const target = await rawSocket();
+  t.after(() => target.close());
+  const got: number[] = [];
+  target.on('message', (m) => got.push(m.length));
+  const taken = `127.0.0.1:${holder.address().port}`;
+  for (const extra of [[], ['--local-only']]) {
+    const r = await runCli([
+      'probe',
+      '127.0.0.1',
+      String(target.address().port),
+      '--bind',
+      taken,
+      ...extra,
+    ]);
+    assert.equal(r.code, 1, r.stdout.text + r.stderr.text);
+    assert.match(r.stderr.text, new RegExp(`cannot bind ${taken}: the port is already in use`));
+    assert.doesNotMatch(r.stdout.text, /local stack:/, 'no size was tried');
+  }
+  await assert.rejects(
+    probe({ host: '127.0.0.1', port: target.address().port, bind: taken }),
+    (err: unknown) => (err as { code?: string }).code === ErrorCodes.BIND,
+  );
+  // Loopback delivers within the send; a few ms more let any 'message' event through.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(got, [], 'the target received nothing');
+});
+
 test('probe usage errors exit 2; a host that does not resolve exits 1', async () => {
   assert.equal((await runCli(['probe', '127.0.0.1', '0'])).code, 2);
   assert.equal((await runCli(['probe', '127.0.0.1', '9', '--attempts', '0'])).code, 2);
@@ -120,6 +153,51 @@ test('probe usage errors exit 2; a host that does not resolve exits 1', async ()
   assert.match(mixed.stderr.text, /not of 127\.0\.0\.1's IP version/);
   const bad = await runCli(['probe', 'no-such-host.invalid', '9', '--local-only']);
   assert.equal(bad.code, 1);
+});
+
+test('the summary names a learned or route MTU as the path’s, and the interface’s own MTU', () => {
+  const summary: ProbeSummaryEvent = {
+    event: 'summary',
+    time: '2026-01-01T00:00:00.000Z',
+    to: { address: '10.98.1.1', port: 6000 },
+    family: 'IPv4',
+    limit: 65507,
+    localMax: 65507,
+    echoPeer: false,
+    roundTripMax: null,
+    interface: 'vC',
+    mtu: 1000,
+    source: 'learned',
+    interfaceMtu: 1500,
+    expiresSec: 598,
+    fragments: 68,
+    fragmentBytes: 976,
+  };
+  const noColors = pc.createColors(false);
+  const render = (e: ProbeSummaryEvent): string => renderProbe(e, noColors) ?? '';
+  const learned = render(summary);
+  assert.match(
+    learned,
+    /^Path MTU to 10\.98\.1\.1: 1,000 bytes, learned by path MTU discovery .* for 598 s more \(`ip route get`\); interface vC, its own MTU 1,500 bytes — a 65,507-byte datagram leaves as 68 IP fragments of at most 976 bytes$/m,
+  );
+  assert.doesNotMatch(learned, /interface vC, MTU 1,000/, 'the trial’s wording');
+  const route = render({ ...summary, source: 'route', expiresSec: null });
+  assert.match(
+    route,
+    /^Path MTU to 10\.98\.1\.1: 1,000 bytes, the route’s `mtu` attribute \(`ip route get`\); interface vC, its own MTU 1,500 bytes — /m,
+  );
+  const own = render({
+    ...summary,
+    mtu: 1500,
+    source: 'interface',
+    expiresSec: null,
+    fragments: 45,
+    fragmentBytes: 1480,
+  });
+  assert.match(
+    own,
+    /^Path: interface vC, MTU 1,500 bytes — a 65,507-byte datagram leaves as 45 IP fragments/m,
+  );
 });
 
 test('on a terminal the progress is one line on stderr, rewritten in place', async () => {

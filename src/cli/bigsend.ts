@@ -5,6 +5,7 @@ import { BIGSEND_DEFAULTS, bigsend, type BigsendEvent, type PathMtuEvent } from 
 import { ipFragments } from '../chunks.js';
 import type { BaseEvent } from '../events.js';
 import { formatCount } from '../format.js';
+import type { MtuSource } from '../mtu.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
 import { positiveInt, secondsOrZeroToMs } from './parse.js';
@@ -16,6 +17,32 @@ function headerBytes(family: 'IPv4' | 'IPv6'): string {
   return family === 'IPv6'
     ? '65,535 bytes of IPv6 payload − 8 of UDP header'
     : '65,535 bytes of IPv4 packet − 20 of IP header − 8 of UDP header';
+}
+
+/**
+ * Where a path MTU that is not the interface's came from, in words: learned by path MTU
+ * discovery and cached (ICMP "fragmentation needed", IPv6 "packet too big"), or the route's own
+ * `mtu` attribute.
+ */
+export function pathMtuOrigin(e: {
+  source: MtuSource | null;
+  family: 'IPv4' | 'IPv6';
+  expiresSec: number | null;
+}): string {
+  if (e.source === 'route') return 'the route’s `mtu` attribute';
+  const icmp = e.family === 'IPv6' ? 'ICMPv6 “packet too big”' : 'ICMP “fragmentation needed”';
+  const left = e.expiresSec === null ? '' : `, for ${n(e.expiresSec)} s more`;
+  return (
+    `learned by path MTU discovery (a router on the way answered a larger packet with ${icmp}) ` +
+    `and cached by the kernel for this destination${left}`
+  );
+}
+
+/** `whose own MTU is 1,500 bytes (read from /sys/class/net/IF/mtu)`, or that it is unknown. */
+function ownMtu(dev: string, mtu: number | null): string {
+  return mtu === null
+    ? 'whose own MTU could not be read'
+    : `whose own MTU is ${n(mtu)} bytes (read from /sys/class/net/${dev}/mtu)`;
 }
 
 /**
@@ -49,16 +76,25 @@ export function explainPath(e: Omit<PathMtuEvent, 'event' | 'time'>): string {
     parts.push('The system did not tell the MTU of the path (no iproute2?).');
   } else {
     const frag = e.fragments ?? 1;
-    const loop =
-      e.interface === 'lo' ? '; loopback’s MTU is 65,536, far above Ethernet’s 1,500' : '';
-    const from = e.source === 'route' ? '`ip route get`' : `/sys/class/net/${e.interface}/mtu`;
-    parts.push(
-      `The route to ${e.to.address} uses ${e.interface}, whose MTU is ${n(e.mtu)} bytes ` +
-        `(read from ${from}${loop}): there ` +
-        (frag === 1
-          ? `${piece} travels as one IP packet, unfragmented.`
-          : `the IP layer splits ${piece} into ${frag} fragments of at most ${n(e.fragmentBytes ?? 0)} bytes, and the receiver reassembles them.`),
-    );
+    const cut =
+      frag === 1
+        ? `${piece} travels as one IP packet, unfragmented.`
+        : `the IP layer splits ${piece} into ${frag} fragments of at most ${n(e.fragmentBytes ?? 0)} bytes, and the receiver reassembles them.`;
+    if (e.source === 'learned' || e.source === 'route') {
+      // A route figure is the path's, not the interface's: a learned 1,000 on a 1,500-byte
+      // Ethernet must not read as "vC, whose MTU is 1,000" (regression: mtu-netns.test.ts).
+      parts.push(
+        `The path MTU to ${e.to.address} is ${n(e.mtu)} bytes: ${pathMtuOrigin(e)} (read from \`ip route get\`). ` +
+          `The route uses ${e.interface}, ${ownMtu(e.interface, e.interfaceMtu)}. On this path ${cut}`,
+      );
+    } else {
+      const loop =
+        e.interface === 'lo' ? '; loopback’s MTU is 65,536, far above Ethernet’s 1,500' : '';
+      parts.push(
+        `The route to ${e.to.address} uses ${e.interface}, whose MTU is ${n(e.mtu)} bytes ` +
+          `(read from /sys/class/net/${e.interface}/mtu${loop}): there ${cut}`,
+      );
+    }
     if (frag === 1 && e.pieceBytes + 28 > 1500) {
       parts.push(
         `On a link with a smaller MTU, such as Ethernet’s 1,500, ${piece} would leave as ` +

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parsePort } from '../address.js';
 import type { BaseEvent } from '../events.js';
 import { probe, type ProbeEvent } from '../probe.js';
-import { n } from './bigsend.js';
+import { n, pathMtuOrigin } from './bigsend.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import { ep, type Colors } from './output.js';
 import { positiveInt, secondsToMs } from './parse.js';
@@ -31,8 +31,14 @@ export function renderProbe(event: BaseEvent, c: Colors): string | undefined {
         lines.push('Path MTU: unknown (the system did not tell)');
       } else {
         const biggest = e.roundTripMax ?? e.localMax;
+        // A route figure is the path's, not the interface's: name both (mtu-netns.test.ts).
+        const where =
+          e.source === 'learned' || e.source === 'route'
+            ? `Path MTU to ${e.to.address}: ${n(e.mtu)} bytes, ${pathMtuOrigin(e)} (\`ip route get\`); ` +
+              `interface ${e.interface}, its own MTU ${e.interfaceMtu === null ? 'unknown' : `${n(e.interfaceMtu)} bytes`}`
+            : `Path: interface ${e.interface}, MTU ${n(e.mtu)} bytes`;
         lines.push(
-          `Path: interface ${e.interface}, MTU ${n(e.mtu)} bytes — a ${n(biggest)}-byte datagram ` +
+          `${where} — a ${n(biggest)}-byte datagram ` +
             (e.fragments === 1
               ? 'travels as one IP packet'
               : `leaves as ${e.fragments ?? '?'} IP fragments of at most ${n(e.fragmentBytes ?? 0)} bytes`),
@@ -54,7 +60,8 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
           'find by binary search (a) the largest datagram the local stack accepts for HOST (the EMSGSIZE\n' +
             'boundary: 65,507 bytes over IPv4, 65,527 over IPv6) and (b), when an echo peer answers at\n' +
             'HOST PORT (udplab echo-client, or any UDP echo service), the largest datagram that comes\n' +
-            'back intact; report both with the MTU of the path’s interface.\n' +
+            'back intact; report both with the path MTU (a learned or route figure, from `ip route get`)\n' +
+            'and the MTU of the interface the route uses.\n' +
             'Both searches really send to HOST PORT (the sizes the kernel accepts, even with --local-only):\n' +
             'point it only at loopback or at a host that may receive them (~720 kB for the local search alone).',
         )
@@ -72,7 +79,8 @@ export function defineProbe(cmd: Command, ctx: CommandContext): void {
         )
         .option(
           '--bind <host:port>',
-          'local address to send from (the server address an udplab echo-client was given)',
+          'local address to send the round trip from (the server address an udplab echo-client was\n' +
+            'given); bound before anything is sent: an address in use fails at once (exit 1)',
         ),
     ),
     [
