@@ -31,7 +31,10 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
             'wait would pass --max-delay. Defaults: 0.1 + 0.2 + 0.4 + 0.8 + 1.6 = 3.1 s over 5\n' +
             'transmissions (the next wait, 3.2 s, would pass 2 s).',
         )
-        .argument('<host>', 'server address or name ("", 0.0.0.0, :: mean this machine)')
+        .argument(
+          '<host>',
+          'server address or name ("", 0.0.0.0, ::, ::ffff:0.0.0.0 mean this machine)',
+        )
         .argument('<port>', 'server port')
         .option('-m, --message <text>', 'send this text instead of the current time')
         .option(
