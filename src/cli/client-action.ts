@@ -93,15 +93,20 @@ function giveUpHead(e: GaveUpEvent): string {
   return `Cannot receive data from server: no reply with this request's ID after ${tries} (${seen.join(', ')}).`;
 }
 
-/** The key-mismatch causes a sealed client lists first when it gives up. */
+/**
+ * The sealed causes a sealed client lists first when it gives up: a sealed server stays silent to
+ * another key, and also, with the same key, to every new request while its replay cache is full
+ * (fail closed: docs/sealed.md), e.g. after a `udplab bench` run. From the client's side the two
+ * look alike, so both are named.
+ */
 function keyCauses(e: GaveUpEvent): string[] {
   if (e.keyId === undefined) return [];
   return [
-    `  - a key mismatch: this client's key ID is ${e.keyId}; a sealed server with another key answers nothing` +
+    `  - a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's (${e.keyId}): a sealed server with another key answers nothing` +
       ((e.forged ?? 0) > 0
         ? ` (${plural(e.forged ?? 0, 'reply', 'replies')} did not authenticate)`
-        : '') +
-      ' — compare with the key ID on the server’s "Sealed:" line',
+        : ''),
+    '  - with the same key: the server’s replay cache is full (e.g. after a udplab bench run; its summary counts cache-full): it refuses new requests until entries expire, up to its --window (30 s by default); retry later, or start it with a larger --replay-cache or a shorter --window',
   ];
 }
 
