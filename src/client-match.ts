@@ -43,7 +43,7 @@ export class GaveUpError extends UdplabError {
   constructor(details: GaveUpDetails) {
     super(
       details.reason === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
-      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
+      `Cannot receive data from server (${String(details.attempts)} attempt${details.attempts === 1 ? '' : 's'} over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
         (details.keyId === undefined
           ? ''
           : `; sealed with key ID ${details.keyId}: a sealed server stays silent to another key, and to every new request while its replay cache is full (until entries expire, up to its time window), so a key mismatch and a full replay cache are both possible causes`) +
