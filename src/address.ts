@@ -77,23 +77,54 @@ export function maxPayload(family: Family): number {
 }
 
 /**
- * True when two endpoints are the same socket address, an IPv4 one and its IPv4-mapped IPv6 form
- * (`::ffff:127.0.0.1`, as a dual-stack socket names IPv4 peers) counting as the same.
+ * One spelling per address, so that aliases compare equal: IPv6 in its canonical form
+ * (`0:0:0:0:0:0:0:1` → `::1`), and an IPv4-mapped IPv6 address as the IPv4 one it maps
+ * (`::ffff:127.0.0.1` and `::ffff:7f00:1` → `127.0.0.1`, `::ffff:0.0.0.0` → `0.0.0.0`): a dual-stack
+ * socket bound or sent to a mapped address acts on the IPv4 one. Addresses with a zone stay as
+ * they are.
+ * @example
+ * canonicalAddress('::ffff:0:0') // '0.0.0.0'
+ */
+export function canonicalAddress(address: string): string {
+  if (!address.includes(':')) return address;
+  let a: string;
+  try {
+    // The global URL parser canonicalises IPv6 (RFC 5952) at no import cost.
+    a = new URL(`udp://[${address}]`).hostname.slice(1, -1);
+  } catch {
+    return address; // fe80::1%eth0: URL takes no zone
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+  if (mapped === null) return a;
+  const hi = Number.parseInt(mapped[1] ?? '0', 16);
+  const lo = Number.parseInt(mapped[2] ?? '0', 16);
+  return `${String(hi >> 8)}.${String(hi & 0xff)}.${String(lo >> 8)}.${String(lo & 0xff)}`;
+}
+
+/**
+ * Where Linux delivers a datagram sent to `address`: the unspecified address (`0.0.0.0`, `::`,
+ * what `""` resolves to, and their aliases such as `::ffff:0.0.0.0` or `0:0::0`) means this
+ * machine, and the kernel sends to loopback (ip_route_output takes 127.0.0.1, ::1); a reply then
+ * comes from there. Anything else is itself, canonical ({@link canonicalAddress}) in its own
+ * family: an IPv4-mapped address stays IPv6 (`::ffff:a.b.c.d`), as a dual-stack socket names it.
+ * @example
+ * destinationOf('::ffff:0.0.0.0') // '::ffff:127.0.0.1'
+ */
+export function destinationOf(address: string): string {
+  if (!address.includes(':')) return address === '0.0.0.0' ? '127.0.0.1' : address;
+  const c = canonicalAddress(address);
+  if (c === '::') return '::1';
+  if (c.includes(':')) return c;
+  return `::ffff:${c === '0.0.0.0' ? '127.0.0.1' : c}`;
+}
+
+/**
+ * True when two endpoints are the same socket address, aliases ({@link canonicalAddress}) counting
+ * as the same: an IPv4 one and its IPv4-mapped IPv6 form (`::ffff:127.0.0.1`, as a dual-stack
+ * socket names IPv4 peers), or two spellings of one IPv6 address.
  * @example
  * sameEndpoint({ address: '::ffff:127.0.0.1', port: 5 }, { address: '127.0.0.1', port: 5 }) // true
  */
-/**
- * Where Linux delivers a datagram sent to `address`: the unspecified address (`0.0.0.0`, `::`,
- * what `""` resolves to) means this machine, and the kernel sends to loopback (ip_route_output
- * takes 127.0.0.1, ::1); anything else is itself. A reply then comes from that address.
- */
-export function destinationOf(address: string): string {
-  if (address === '0.0.0.0') return '127.0.0.1';
-  if (address === '::') return '::1';
-  return address;
-}
-
 export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  const norm = (s: string): string => (s.toLowerCase().startsWith('::ffff:') ? s.slice(7) : s);
-  return a.port === b.port && norm(a.address) === norm(b.address);
+  return a.port === b.port && canonicalAddress(a.address) === canonicalAddress(b.address);
 }

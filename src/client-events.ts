@@ -78,6 +78,14 @@ export interface GaveUpEvent extends BaseEvent {
   reason: 'timeout' | 'refused';
   attempts: number;
   elapsedMs: number;
+  /** Where the request went: the address and port a reply had to come from. */
+  to: Endpoint;
+  /**
+   * The client's own address and port (as `bound`). When it differs from `to` on loopback
+   * (127.0.0.1 sending to 127.0.0.2), a server bound to 0.0.0.0 answers from `local`'s address,
+   * and the connected client never sees that reply (README, Task 1).
+   */
+  local: Endpoint;
   keyId?: string;
   forged?: number;
   notSealed?: number;

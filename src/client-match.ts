@@ -16,7 +16,10 @@ export interface GaveUpDetails {
   attempts: number;
   elapsedMs: number;
   reason: 'timeout' | 'refused';
-  /** Sealed mode: the client's key ID (a server with another key stays silent). */
+  /**
+   * Sealed mode: the client's key ID. A sealed server stays silent to another key, and to any new
+   * request while its replay cache is full (docs/sealed.md): both are possible causes.
+   */
   keyId?: string;
   /**
    * Plain mode with a request ID: how many datagrams were ignored because they did not carry it
@@ -40,10 +43,10 @@ export class GaveUpError extends UdplabError {
   constructor(details: GaveUpDetails) {
     super(
       details.reason === 'refused' ? ErrorCodes.REFUSED : ErrorCodes.TIMEOUT,
-      `Cannot receive data from server (${details.attempts} attempts over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
+      `Cannot receive data from server (${String(details.attempts)} attempt${details.attempts === 1 ? '' : 's'} over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
         (details.keyId === undefined
           ? ''
-          : `; sealed with key ID ${details.keyId}: a server with another key (or none) stays silent, so a key mismatch is one possible cause`) +
+          : `; sealed with key ID ${details.keyId}: a sealed server stays silent to another key, and to every new request while its replay cache is full (until entries expire, up to its time window), so a key mismatch and a full replay cache are both possible causes`) +
         (details.noId
           ? `; the server answered ${details.noId === 1 ? 'once' : `${String(details.noId)} times`} without the request's ID: it does not echo request IDs`
           : '') +

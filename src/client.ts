@@ -216,6 +216,8 @@ export async function request(options: RequestOptions): Promise<RequestResult> {
             reason: lastSeen,
             attempts: n,
             elapsedMs,
+            to,
+            local,
             ...clues,
           });
           fail(

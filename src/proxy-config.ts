@@ -4,7 +4,7 @@
  * relays to itself. Pure: no socket, no timer.
  */
 import { networkInterfaces } from 'node:os';
-import { destinationOf } from './address.js';
+import { canonicalAddress, destinationOf } from './address.js';
 import type { Endpoint, EventSink } from './events.js';
 import { checkImpairments, mergeImpairments, type ImpairmentSpec } from './impair.js';
 import type { ProxyEvent } from './proxy-events.js';
@@ -50,26 +50,6 @@ export const PROXY_DEFAULTS = {
   sendQueueLimit: 1024,
   pendingLimit: 256,
 } as const;
-
-/**
- * One spelling per address, so that aliases compare equal: IPv6 in its canonical form
- * (`0:0:0:0:0:0:0:1` → `::1`), and an IPv4-mapped IPv6 address as the IPv4 one it maps
- * (`::ffff:127.0.0.1` and `::ffff:7f00:1` → `127.0.0.1`). Addresses with a zone stay as they are.
- */
-export function canonicalAddress(address: string): string {
-  if (!address.includes(':')) return address;
-  let a: string;
-  try {
-    a = new URL(`udp://[${address}]`).hostname.slice(1, -1);
-  } catch {
-    return address; // fe80::1%eth0: URL takes no zone
-  }
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
-  if (mapped === null) return a;
-  const hi = Number.parseInt(mapped[1] ?? '0', 16);
-  const lo = Number.parseInt(mapped[2] ?? '0', 16);
-  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-}
 
 /** True when `address` (canonical) is one of this machine's: loopback or an interface address. */
 function isLocalAddress(address: string): boolean {

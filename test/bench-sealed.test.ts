@@ -156,3 +156,37 @@ test('CLI: --id with --key-file is a usage error', async (t) => {
   assert.equal(both.code, 2);
   assert.match(both.stderr.text, /--id and --key-file/);
 });
+
+test('CLI: no reply from a sealed server: a plain or --id run is told a sealed server is silent to it; a sealed run with this key is told of a full replay cache', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'udplab-bench-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const key = SealKey.generate();
+  const file = join(dir, 'lab.key');
+  await writeKeyFile(file, key);
+  const s = await createServer({
+    host: '127.0.0.1',
+    port: 0,
+    perDatagramEvents: false,
+    key,
+    replayCacheSize: 1,
+  });
+  t.after(() => s.close());
+  const port = String(s.address.port);
+  for (const mode of [[], ['--id']]) {
+    const r = await runCli(['bench', '127.0.0.1', port, '-n', '2', '-t', '0.05', ...mode]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout.text,
+      /No reply: is a server listening there.*\(a sealed server, --key-file, stays silent to plain requests: bench it with -k and its key\)\n$/,
+    );
+  }
+  // One request fills the one-entry cache; the run's others are refused (cache-full).
+  await runCli(['bench', '127.0.0.1', port, '-n', '1', '-t', '0.2', '-k', file]);
+  const full = await runCli(['bench', '127.0.0.1', port, '-n', '2', '-t', '0.05', '-k', file]);
+  assert.equal(full.code, 1);
+  assert.match(
+    full.stdout.text,
+    /No reply: is a sealed server listening there, with this key\? \(one with another key stays silent; so does one with this key while its replay cache is full: its summary counts cache-full; see --replay-cache and --window\)\n$/,
+  );
+  assert.ok(s.counters.rejectedBy['cache-full'] >= 2);
+});

@@ -539,7 +539,7 @@ test(
   },
 );
 
-test('server: the listening line says what the bind reaches, IPv4-mapped loopback included', async () => {
+test('server: the listening line says what the bind reaches, an IPv4-mapped address as the IPv4 one it maps (::ffff:0.0.0.0 = all IPv4 interfaces)', async () => {
   const { renderServer } = await import('../src/cli/server.js');
   const pc = (await import('picocolors')).default.createColors(false);
   const hint = (address: string): string | undefined =>
@@ -549,7 +549,13 @@ test('server: the listening line says what the bind reaches, IPv4-mapped loopbac
     );
   for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1'])
     assert.match(hint(a) ?? '', /loopback only/, a);
-  assert.match(hint('0.0.0.0') ?? '', /all IPv4 interfaces/);
-  assert.match(hint('::') ?? '', /all interfaces, IPv6 and IPv4/);
-  assert.match(hint('10.1.2.3') ?? '', /this interface only/);
+  for (const a of ['::ffff:7f00:2', '0:0:0:0:0:0:0:1'])
+    assert.match(hint(a) ?? '', /loopback only/, a);
+  // An IPv4-mapped address binds the IPv4 one it maps: ::ffff:0.0.0.0 is the IPv4 wildcard.
+  for (const a of ['0.0.0.0', '::ffff:0.0.0.0', '::ffff:0:0'])
+    assert.match(hint(a) ?? '', /all IPv4 interfaces: reachable at any/, a);
+  for (const a of ['::', '0:0:0:0:0:0:0:0'])
+    assert.match(hint(a) ?? '', /all interfaces, IPv6 and IPv4/, a);
+  for (const a of ['10.1.2.3', '::ffff:10.1.2.3', '2001:db8::1'])
+    assert.match(hint(a) ?? '', /this interface only/, a);
 });

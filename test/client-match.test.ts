@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prepareRequest } from '../src/client-prepare.js';
-import { matchReply } from '../src/client-match.js';
+import { GaveUpError, matchReply } from '../src/client-match.js';
 import { SealKey, SealedType, sealDatagram } from '../src/index.js';
 
 const server = { address: '127.0.0.1', port: 1060 };
@@ -72,4 +72,11 @@ test('sealed: only an authentic reply with the request ID matches; the rest are 
   const t = matchReply(p, tampered, server);
   assert.equal(t.verdict, 'forged');
   assert.equal(t.reply, tampered); // nothing of a forgery is believed: the raw datagram, escaped
+});
+
+test('GaveUpError counts its attempts as the CLI does: 1 attempt, 2 attempts', () => {
+  const message = (attempts: number): string =>
+    new GaveUpError({ attempts, elapsedMs: 100, reason: 'timeout' }).message;
+  assert.equal(message(1), 'Cannot receive data from server (1 attempt over 0.1 s)');
+  assert.equal(message(2), 'Cannot receive data from server (2 attempts over 0.1 s)');
 });

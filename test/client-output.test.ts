@@ -132,7 +132,14 @@ test('client: singular counts (1 request sent, 1 retransmission, 1 late duplicat
 test('client give-up: a sealed client answered in plain text is told that, not that the server is down', async () => {
   const { renderClient } = await import('../src/cli/client-action.js');
   const pc = (await import('picocolors')).default.createColors(false);
-  const base = { event: 'gave-up', time: '', code: 'UDPLAB_ERR_TIMEOUT', attempts: 5 };
+  const base = {
+    event: 'gave-up',
+    time: '',
+    code: 'UDPLAB_ERR_TIMEOUT',
+    attempts: 5,
+    to: { address: '127.0.0.1', port: 1060 },
+    local: { address: '127.0.0.1', port: 40000 },
+  };
   const plain = renderClient(
     { ...base, reason: 'timeout', elapsedMs: 3100, keyId: 'k1', forged: 0, notSealed: 3 } as never,
     pc,
@@ -144,6 +151,63 @@ test('client give-up: a sealed client answered in plain text is told that, not t
     { ...base, reason: 'timeout', elapsedMs: 3100, keyId: 'k1', forged: 0, notSealed: 0 } as never,
     pc,
   );
-  assert.match(silent ?? '', /Likely causes:\n {2}- a key mismatch: this client's key ID is k1/);
+  assert.match(
+    silent ?? '',
+    /Likely causes:\n {2}- a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's \(k1\)[^\n]*\n {2}- with the same key: the server’s replay cache is full/,
+  );
   assert.match(silent ?? '', /not running/);
+});
+
+test('client give-up, Task 1: sent to 127.0.0.2, a server bound to 0.0.0.0 answers from 127.0.0.1, and the connected client says so first', async (t) => {
+  // The lab's setup: `udplab server 0.0.0.0 PORT`, then `udplab client 127.0.0.2 PORT`.
+  const server = await createServer({ host: '0.0.0.0', port: 0 });
+  t.after(() => server.close());
+  const port = server.address.port;
+  const r = await runCli(['client', '127.0.0.2', String(port), '--attempts', '2', '-t', '0.05']);
+  assert.equal(r.code, 1);
+  assert.equal(server.counters.replied, 2, 'the server did answer, from 127.0.0.1');
+  assert.match(
+    r.stdout.text,
+    new RegExp(
+      `Likely causes:\\n {2}- the server is bound to 0\\.0\\.0\\.0 or "" \\(all interfaces\\), so its reply comes from 127\\.0\\.0\\.1:${String(port)} \\(the source address of its route back to this client\\), not 127\\.0\\.0\\.2:${String(port)}, and this client accepts a reply only from the address it sent to: bind the server to 127\\.0\\.0\\.2, or send to 127\\.0\\.0\\.1\\n {2}- the server is not running`,
+    ),
+  );
+  const gaveUp = (
+    await runCli(['client', '127.0.0.2', String(port), '--attempts', '1', '-t', '0.05', '--json'])
+  ).stdout
+    .events()
+    .find((e) => e.event === 'gave-up');
+  assert.deepEqual(gaveUp?.to, { address: '127.0.0.2', port });
+  assert.deepEqual((gaveUp.local as { address: string }).address, '127.0.0.1');
+});
+
+test('client give-up: the wildcard-server cause is last for another machine, and not said to the promiscuous client', async () => {
+  const { renderClient } = await import('../src/cli/client-action.js');
+  const pc = (await import('picocolors')).default.createColors(false);
+  const gaveUp = (local: string, to: string): string =>
+    renderClient(
+      {
+        event: 'gave-up',
+        time: '',
+        code: 'UDPLAB_ERR_TIMEOUT',
+        reason: 'timeout',
+        attempts: 5,
+        elapsedMs: 3100,
+        to: { address: to, port: 1060 },
+        local: { address: local, port: 40000 },
+      } as never,
+      pc,
+    ) ?? '';
+  const remote = gaveUp('192.0.2.10', '192.0.2.20');
+  assert.match(
+    remote,
+    /\n {2}- the server is bound to 0\.0\.0\.0 or "" \(all interfaces\) and answers from the source address of its route back, not always the one you sent to \(e\.g\. 127\.0\.0\.1 when you sent to 127\.0\.0\.2\), and this client accepts a reply only from the address it sent to: bind the server to the address you send to$/,
+  );
+  assert.match(remote, /Likely causes:\n {2}- the server is not running/);
+  for (const [local, to] of [
+    ['0.0.0.0', '127.0.0.2'], // promiscuous: takes a reply from anyone
+    ['127.0.0.1', '127.0.0.1'],
+    ['::ffff:127.0.0.1', '127.0.0.1'],
+  ] as const)
+    assert.doesNotMatch(gaveUp(local, to), /bound to 0\.0\.0\.0/, `${local} → ${to}`);
 });

@@ -313,6 +313,36 @@ test('a server "at" "", 0.0.0.0 or :: is this machine: the reply from loopback i
   }
 });
 
+test('an IPv4-mapped or other-spelled server address means what it maps: ::ffff:0.0.0.0 is this machine, ::ffff:7f00:1 is 127.0.0.1; the reply is the server’s, not a stranger’s', async (t) => {
+  assert.deepEqual(
+    ['::ffff:0.0.0.0', '::ffff:0:0', '::FFFF:7f00:2', '0:0:0:0:0:0:0:0', '0:0::1'].map(
+      destinationOf,
+    ),
+    ['::ffff:127.0.0.1', '::ffff:127.0.0.1', '::ffff:127.0.0.2', '::1', '::1'],
+  );
+  for (const [serverHost, clientHosts] of [
+    ['127.0.0.1', ['::ffff:0.0.0.0', '::ffff:0:0', '::ffff:7f00:1']],
+    ['::1', ['0:0:0:0:0:0:0:0', '0:0::1']],
+  ] as const) {
+    const s = await createServer({ host: serverHost });
+    t.after(() => s.close());
+    for (const host of clientHosts) {
+      for (const promiscuous of [false, true]) {
+        const r = await request({
+          host,
+          port: s.address.port,
+          message: 'when',
+          promiscuous,
+          timeoutMs: 200,
+          attempts: 2,
+        });
+        assert.equal(r.text, 'I received from you a message of 4 bytes', host);
+        assert.deepEqual([r.fromServer, r.ignored], [true, 0], host);
+      }
+    }
+  }
+});
+
 test('library options are checked at once: a plain id that is not digits, a bad port; an aborted signal is ABORTED', async () => {
   await assert.rejects(request({ host: '127.0.0.1', port: 9, id: 'abc' }), {
     name: 'RangeError',

@@ -18,7 +18,8 @@ import {
   type UdpProxy,
 } from '../src/index.js';
 import type { LostEvent } from '../src/proxy-events.js';
-import { canonicalAddress, relaysToItself } from '../src/proxy-config.js';
+import { canonicalAddress } from '../src/address.js';
+import { relaysToItself } from '../src/proxy-config.js';
 import { UpstreamTable } from '../src/proxy-upstream.js';
 import { freePort, nextMessage, rawSocket, until } from './helpers.js';
 

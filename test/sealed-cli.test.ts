@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { ErrorCodes, parseKey, readKeyFile } from '../src/index.js';
+import { ErrorCodes, GaveUpError, parseKey, readKeyFile, request } from '../src/index.js';
 import { Capture, runCli, until } from './helpers.js';
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -119,7 +119,12 @@ test('server and client --key-file: the sealed exchange; a wrong key → exit 1 
   ]);
   assert.equal(wrong.code, 1);
   const otherId = (await readKeyFile(other)).key.id;
-  assert.match(wrong.stdout.text, new RegExp(`a key mismatch: this client's key ID is ${otherId}`));
+  assert.match(
+    wrong.stdout.text,
+    new RegExp(
+      `a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's \\(${otherId}\\)`,
+    ),
+  );
   // A sealed client is told about keys, not that "the server runs sealed".
   assert.doesNotMatch(wrong.stdout.text, /the server runs sealed/);
 
@@ -206,4 +211,61 @@ test('udplab demo --only sealed: the spoofer and the replay fail; exit 0', async
       (e) => e.event === 'note' && /source checks and IDs were not enough/.test(String(e.text)),
     ),
   );
+});
+
+test('a sealed server with a full replay cache stays silent to the same key: the client names the full cache, not only a key mismatch', async (t) => {
+  const dir = await tempDir(t);
+  const key = join(dir, 'a.key');
+  await runCli(['keygen', '--out', key]);
+  const ac = new AbortController();
+  const stdout = new Capture();
+  // One entry: the first request fills the cache for the 30 s window (as a bench run fills 65,536).
+  const server = runCli(
+    ['server', '127.0.0.1', '0', '--key-file', key, '--replay-cache', '1', '--json'],
+    { signal: ac.signal, stdout },
+  );
+  t.after(() => ac.abort());
+  const listening = await until(() => stdout.events().find((e) => e.event === 'listening'));
+  const port = String(listening.port);
+  const first = await runCli(['client', '127.0.0.1', port, '--key-file', key]);
+  assert.equal(first.code, 0, first.stdout.text);
+
+  const second = await runCli([
+    'client',
+    '127.0.0.1',
+    port,
+    '--key-file',
+    key,
+    '--timeout',
+    '0.05',
+    '--attempts',
+    '2',
+  ]);
+  assert.equal(second.code, 1);
+  await until(() =>
+    stdout.events().find((e) => e.event === 'rejected' && e.reason === 'cache-full'),
+  );
+  const keyId = (await readKeyFile(key)).key.id;
+  assert.equal(listening.keyId, keyId);
+  assert.match(
+    second.stdout.text,
+    new RegExp(
+      `Likely causes:\\n {2}- a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's \\(${keyId}\\)[^\\n]*\\n {2}- with the same key: the server’s replay cache is full \\(e\\.g\\. after a udplab bench run; its summary counts cache-full\\): it refuses new requests until entries expire, up to its --window`,
+    ),
+  );
+
+  // The library's error says the same.
+  const err = await request({
+    host: '127.0.0.1',
+    port: Number(port),
+    key: (await readKeyFile(key)).key,
+    timeoutMs: 30,
+    attempts: 1,
+  }).catch((e: unknown) => e);
+  assert.ok(err instanceof GaveUpError);
+  assert.equal(err.code, ErrorCodes.TIMEOUT);
+  assert.match(err.message, /key mismatch and a full replay cache are both possible causes/);
+
+  ac.abort();
+  assert.equal((await server).code, 0);
 });

@@ -125,9 +125,11 @@ function noReplyHint(e: BenchSummaryEvent): string {
       return 'No reply: nothing listens there (the port answered with ICMP port unreachable)';
     if (e.late > 0)
       return `No reply in time: ${count(e.late, 'reply', 'replies')} came after the request was counted lost: raise --timeout`;
+    // Silence from a sealed server: another key, or this key and a full replay cache (fail closed).
+    // A sealed server is silent to plain requests too, as the client's give-up causes say.
     return e.mode === 'sealed'
-      ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent)'
-      : 'No reply: is a server listening there, and does it answer each datagram within --timeout?';
+      ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent; so does one with this key while its replay cache is full: its summary counts cache-full; see --replay-cache and --window)'
+      : 'No reply: is a server listening there, and does it answer each datagram within --timeout? (a sealed server, --key-file, stays silent to plain requests: bench it with -k and its key)';
   }
   const why: Record<string, string> = {
     plain: 'it answers, but not with the lab’s reply text',

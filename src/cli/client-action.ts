@@ -3,7 +3,7 @@
  * from the commander definition (client.ts) and free of commander, so that the fast path of
  * main.ts can run a plain `udplab client HOST PORT` without loading the option parser.
  */
-import { parsePort } from '../address.js';
+import { canonicalAddress, parsePort } from '../address.js';
 import { nominalWaits } from '../backoff.js';
 import type { ClientEvent, GaveUpEvent } from '../client.js';
 import type { BaseEvent } from '../events.js';
@@ -53,7 +53,37 @@ function giveUpCauses(e: GaveUpEvent): string[] {
     ];
   if (other.length > 0) return [...other, `  - ${LOST_CAUSE}`];
   const generic = e.keyId === undefined ? [...GIVE_UP_CAUSES, SEALED_SERVER_CAUSE] : GIVE_UP_CAUSES;
-  return [...keyCauses(e), ...generic.map((x) => `  - ${x}`)];
+  const causes = [...keyCauses(e), ...generic.map((x) => `  - ${x}`)];
+  const w = wildcardCause(e);
+  if (w === undefined) return causes;
+  // Sent to a loopback address other than the client's own: a wildcard server is the likeliest.
+  return w.sure ? [w.text, ...causes] : [...causes, w.text];
+}
+
+/**
+ * Task 1's lesson (README): a server bound to 0.0.0.0 answers from the source address of its route
+ * back to the client, not always the address the client sent to, and the connected client drops
+ * that reply in the kernel (it never sees it to count it). Sure of the addresses when the client
+ * sent to a loopback address other than its own (127.0.0.2 from 127.0.0.1): a server on this
+ * machine then answers from the client's own address. Not said to the promiscuous client (bound
+ * to all addresses), which takes a reply from anyone.
+ */
+function wildcardCause(e: GaveUpEvent): { text: string; sure: boolean } | undefined {
+  const local = canonicalAddress(e.local.address);
+  const to = canonicalAddress(e.to.address);
+  if (local === '0.0.0.0' || local === '::' || local === to) return undefined;
+  const accepts = 'this client accepts a reply only from the address it sent to';
+  if (to.startsWith('127.') && local.startsWith('127.')) {
+    const from = ep({ address: local, port: e.to.port });
+    return {
+      sure: true,
+      text: `  - the server is bound to 0.0.0.0 or "" (all interfaces), so its reply comes from ${from} (the source address of its route back to this client), not ${ep({ address: to, port: e.to.port })}, and ${accepts}: bind the server to ${to}, or send to ${local}`,
+    };
+  }
+  return {
+    sure: false,
+    text: `  - the server is bound to 0.0.0.0 or "" (all interfaces) and answers from the source address of its route back, not always the one you sent to (e.g. 127.0.0.1 when you sent to 127.0.0.2), and ${accepts}: bind the server to the address you send to`,
+  };
 }
 
 /** True when a plain client with `--id` got replies from the server's address, none with an ID. */
@@ -93,15 +123,20 @@ function giveUpHead(e: GaveUpEvent): string {
   return `Cannot receive data from server: no reply with this request's ID after ${tries} (${seen.join(', ')}).`;
 }
 
-/** The key-mismatch causes a sealed client lists first when it gives up. */
+/**
+ * The sealed causes a sealed client lists first when it gives up: a sealed server stays silent to
+ * another key, and also, with the same key, to every new request while its replay cache is full
+ * (fail closed: docs/sealed.md), e.g. after a `udplab bench` run. From the client's side the two
+ * look alike, so both are named.
+ */
 function keyCauses(e: GaveUpEvent): string[] {
   if (e.keyId === undefined) return [];
   return [
-    `  - a key mismatch: this client's key ID is ${e.keyId}; a sealed server with another key answers nothing` +
+    `  - a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's (${e.keyId}): a sealed server with another key answers nothing` +
       ((e.forged ?? 0) > 0
         ? ` (${plural(e.forged ?? 0, 'reply', 'replies')} did not authenticate)`
-        : '') +
-      ' — compare with the key ID on the server’s "Sealed:" line',
+        : ''),
+    '  - with the same key: the server’s replay cache is full (e.g. after a udplab bench run; its summary counts cache-full): it refuses new requests until entries expire, up to its --window (30 s by default); retry later, or start it with a larger --replay-cache or a shorter --window',
   ];
 }
 

@@ -27,11 +27,16 @@ export function defineClient(cmd: Command, ctx: CommandContext): void {
         .description(
           'send "Current time is <now>" (or --message) and print the reply.\n' +
             'Safe by default: the socket is connected, so only the server’s address and port can answer.\n' +
+            'A server bound to 0.0.0.0 answers from its route’s address (127.0.0.1 when you send to\n' +
+            '127.0.0.2), so that reply is dropped: send to the address it answers from, or bind it to HOST.\n' +
             'Retransmission (Task 2): wait --timeout, resend, double the wait; give up when the next\n' +
             'wait would pass --max-delay. Defaults: 0.1 + 0.2 + 0.4 + 0.8 + 1.6 = 3.1 s over 5\n' +
             'transmissions (the next wait, 3.2 s, would pass 2 s).',
         )
-        .argument('<host>', 'server address or name ("", 0.0.0.0, :: mean this machine)')
+        .argument(
+          '<host>',
+          'server address or name ("", 0.0.0.0, ::, ::ffff:0.0.0.0 mean this machine)',
+        )
         .argument('<port>', 'server port')
         .option('-m, --message <text>', 'send this text instead of the current time')
         .option(

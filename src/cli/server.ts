@@ -1,6 +1,6 @@
 /** `udplab server HOST PORT`: the lab's reply server (Task 1; `--drop` for Task 2). */
 import type { Command } from 'commander';
-import { parsePort } from '../address.js';
+import { canonicalAddress, parsePort } from '../address.js';
 import type { BaseEvent } from '../events.js';
 import { rngFor } from '../rng.js';
 import { createServer, type ServerEvent } from '../server.js';
@@ -39,12 +39,15 @@ function rejectedSummary(by: Record<RejectReason, number>): string {
     .join(', ');
 }
 
+/**
+ * What a bind to `address` reaches. An IPv4-mapped address (`::ffff:0.0.0.0`, `::ffff:127.0.0.1`)
+ * binds the IPv4 address it maps, so it is described as that one (canonicalAddress).
+ */
 function bindingHint(address: string): string {
-  if (address === '0.0.0.0')
-    return 'all IPv4 interfaces: reachable at any of this machine’s addresses';
-  if (address === '::') return 'all interfaces, IPv6 and IPv4';
-  if (address.startsWith('127.') || address.startsWith('::ffff:127.') || address === '::1')
-    return 'loopback only: other machines cannot reach it';
+  const a = canonicalAddress(address);
+  if (a === '0.0.0.0') return 'all IPv4 interfaces: reachable at any of this machine’s addresses';
+  if (a === '::') return 'all interfaces, IPv6 and IPv4';
+  if (a.startsWith('127.') || a === '::1') return 'loopback only: other machines cannot reach it';
   return 'this interface only: datagrams to the machine’s other addresses are not delivered here';
 }
 
@@ -106,7 +109,8 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
           'run the lab’s reply server: prints who sent what and answers every datagram with\n' +
             '"I received from you a message of N bytes" (N = the datagram’s length).\n' +
             'HOST is the interface to bind: 127.0.0.1 (this machine only), an external address,\n' +
-            '0.0.0.0 or "" (all IPv4 interfaces), :: (all interfaces). PORT 0 lets the OS choose.\n' +
+            '0.0.0.0 or "" (all IPv4 interfaces), :: (all interfaces); an IPv4-mapped address\n' +
+            '(::ffff:0.0.0.0, ::ffff:127.0.0.1) binds the IPv4 one it maps. PORT 0 lets the OS choose.\n' +
             'With --key-file it answers only sealed requests from key holders and nothing else\n' +
             '(docs/sealed.md); --rate-limit caps the replies each source address gets (docs/hardening.md).',
         )
