@@ -80,20 +80,22 @@ export function maxPayload(family: Family): number {
  * One spelling per address, so that aliases compare equal: IPv6 in its canonical form
  * (`0:0:0:0:0:0:0:1` → `::1`), and an IPv4-mapped IPv6 address as the IPv4 one it maps
  * (`::ffff:127.0.0.1` and `::ffff:7f00:1` → `127.0.0.1`, `::ffff:0.0.0.0` → `0.0.0.0`): a dual-stack
- * socket bound or sent to a mapped address acts on the IPv4 one. Addresses with a zone stay as
- * they are.
+ * socket bound or sent to a mapped address acts on the IPv4 one. A zone stays as written after
+ * the canonical address (`FE80:0::1%eth0` → `fe80::1%eth0`), as Node names link-local peers.
  * @example
  * canonicalAddress('::ffff:0:0') // '0.0.0.0'
  */
 export function canonicalAddress(address: string): string {
   if (!address.includes(':')) return address;
+  const pct = address.indexOf('%');
   let a: string;
   try {
-    // The global URL parser canonicalises IPv6 (RFC 5952) at no import cost.
-    a = new URL(`udp://[${address}]`).hostname.slice(1, -1);
+    // The global URL parser canonicalises IPv6 (RFC 5952) at no import cost; it takes no zone.
+    a = new URL(`udp://[${pct < 0 ? address : address.slice(0, pct)}]`).hostname.slice(1, -1);
   } catch {
-    return address; // fe80::1%eth0: URL takes no zone
+    return address;
   }
+  if (pct >= 0) return a + address.slice(pct);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
   if (mapped === null) return a;
   const hi = Number.parseInt(mapped[1] ?? '0', 16);

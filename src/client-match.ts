@@ -46,7 +46,7 @@ export class GaveUpError extends UdplabError {
       `Cannot receive data from server (${String(details.attempts)} attempt${details.attempts === 1 ? '' : 's'} over ${(details.elapsedMs / 1000).toFixed(1)} s)` +
         (details.keyId === undefined
           ? ''
-          : `; sealed with key ID ${details.keyId}: a sealed server stays silent to another key, and to every new request while its replay cache is full (until entries expire, up to its time window), so a key mismatch and a full replay cache are both possible causes`) +
+          : `; sealed with key ID ${details.keyId}: a sealed server stays silent to another key, and to every new request while its replay cache is full (until entries expire, within twice its time window), so a key mismatch and a full replay cache are both possible causes`) +
         (details.noId
           ? `; the server answered ${details.noId === 1 ? 'once' : `${String(details.noId)} times`} without the request's ID: it does not echo request IDs`
           : '') +

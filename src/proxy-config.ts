@@ -51,11 +51,15 @@ export const PROXY_DEFAULTS = {
   pendingLimit: 256,
 } as const;
 
-/** True when `address` (canonical) is one of this machine's: loopback or an interface address. */
+/**
+ * True when `address` (canonical) is one of this machine's: loopback or an interface address. A
+ * zone (`fe80::1%eth0`) is left out of the comparison: Node lists link-local addresses without it.
+ */
 function isLocalAddress(address: string): boolean {
   if (address.startsWith('127.') || address === '::1') return true;
+  const bare = address.split('%')[0];
   return Object.values(networkInterfaces()).some((list) =>
-    (list ?? []).some((i) => canonicalAddress(i.address) === address),
+    (list ?? []).some((i) => canonicalAddress(i.address) === bare),
   );
 }
 

@@ -169,7 +169,7 @@ test('client give-up, Task 1: sent to 127.0.0.2, a server bound to 0.0.0.0 answe
   assert.match(
     r.stdout.text,
     new RegExp(
-      `Likely causes:\\n {2}- the server is bound to 0\\.0\\.0\\.0 or "" \\(all interfaces\\), so its reply comes from 127\\.0\\.0\\.1:${String(port)} \\(the source address of its route back to this client\\), not 127\\.0\\.0\\.2:${String(port)}, and this client accepts a reply only from the address it sent to: bind the server to 127\\.0\\.0\\.2, or send to 127\\.0\\.0\\.1\\n {2}- the server is not running`,
+      `Likely causes:\\n {2}- the server is bound to 0\\.0\\.0\\.0, "" or :: \\(all interfaces\\), so its reply comes from 127\\.0\\.0\\.1:${String(port)} \\(the source address of its route back to this client\\), not 127\\.0\\.0\\.2:${String(port)}, and this client accepts a reply only from the address it sent to: bind the server to 127\\.0\\.0\\.2, or send to 127\\.0\\.0\\.1\\n {2}- the server is not running`,
     ),
   );
   const gaveUp = (
@@ -201,7 +201,7 @@ test('client give-up: the wildcard-server cause is last for another machine, and
   const remote = gaveUp('192.0.2.10', '192.0.2.20');
   assert.match(
     remote,
-    /\n {2}- the server is bound to 0\.0\.0\.0 or "" \(all interfaces\) and answers from the source address of its route back, not always the one you sent to \(e\.g\. 127\.0\.0\.1 when you sent to 127\.0\.0\.2\), and this client accepts a reply only from the address it sent to: bind the server to the address you send to$/,
+    /\n {2}- the server is bound to 0\.0\.0\.0, "" or :: \(all interfaces\) and answers from the source address of its route back, not always the one you sent to \(e\.g\. 127\.0\.0\.1 when you sent to 127\.0\.0\.2\), and this client accepts a reply only from the address it sent to: bind the server to the address you send to$/,
   );
   assert.match(remote, /Likely causes:\n {2}- the server is not running/);
   for (const [local, to] of [

@@ -4,6 +4,7 @@
  * jitter, the client table's bounds, closing, and a new client announced before its datagrams' events.
  */
 import assert from 'node:assert/strict';
+import { networkInterfaces } from 'node:os';
 import type dgram from 'node:dgram';
 import { test } from 'node:test';
 import {
@@ -18,7 +19,7 @@ import {
   type UdpProxy,
 } from '../src/index.js';
 import type { LostEvent } from '../src/proxy-events.js';
-import { canonicalAddress } from '../src/address.js';
+import { canonicalAddress, sameEndpoint } from '../src/address.js';
 import { relaysToItself } from '../src/proxy-config.js';
 import { UpstreamTable } from '../src/proxy-upstream.js';
 import { freePort, nextMessage, rawSocket, until } from './helpers.js';
@@ -413,6 +414,17 @@ test('relaysToItself: aliases are the same address, other addresses and ports ar
   assert.equal(canonicalAddress('::FFFF:127.0.0.2'), '127.0.0.2');
   assert.equal(canonicalAddress('0:0:0:0:0:0:0:1'), '::1');
   assert.equal(canonicalAddress('fe80::1%lo'), 'fe80::1%lo');
+  // A zone stays, after the canonical address: two spellings of one link-local address are one.
+  assert.equal(canonicalAddress('FE80:0::1%va'), 'fe80::1%va');
+  assert.equal(self('fe80::1%va', 'FE80:0::1%va'), true);
+  assert.equal(self('fe80::1%va', 'fe80::2%va'), false);
+  assert.ok(sameEndpoint({ address: 'FE80::1%va', port: 5 }, { address: 'fe80::1%va', port: 5 }));
+  // A wildcard listener hears this machine's link-local addresses too (Node lists them zoneless).
+  const linkLocal = Object.entries(networkInterfaces())
+    .flatMap(([name, list]) => (list ?? []).map((i) => ({ name, address: i.address })))
+    .find((i) => i.address.startsWith('fe80:'));
+  if (linkLocal !== undefined)
+    assert.equal(self('::', `${linkLocal.address.toUpperCase()}%${linkLocal.name}`), true);
   assert.equal(self('127.0.0.1', '0.0.0.0'), true);
   assert.equal(self('::ffff:127.0.0.1', '127.0.0.1'), true);
   assert.equal(self('0.0.0.0', '127.0.0.9'), true);

@@ -250,7 +250,7 @@ test('a sealed server with a full replay cache stays silent to the same key: the
   assert.match(
     second.stdout.text,
     new RegExp(
-      `Likely causes:\\n {2}- a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's \\(${keyId}\\)[^\\n]*\\n {2}- with the same key: the server’s replay cache is full \\(e\\.g\\. after a udplab bench run; its summary counts cache-full\\): it refuses new requests until entries expire, up to its --window`,
+      `Likely causes:\\n {2}- a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's \\(${keyId}\\)[^\\n]*\\n {2}- with the same key: the server’s replay cache is full \\(e\\.g\\. after a udplab bench run; its summary counts cache-full\\): it refuses new requests until entries expire, within twice its --window`,
     ),
   );
 

@@ -77,12 +77,12 @@ function wildcardCause(e: GaveUpEvent): { text: string; sure: boolean } | undefi
     const from = ep({ address: local, port: e.to.port });
     return {
       sure: true,
-      text: `  - the server is bound to 0.0.0.0 or "" (all interfaces), so its reply comes from ${from} (the source address of its route back to this client), not ${ep({ address: to, port: e.to.port })}, and ${accepts}: bind the server to ${to}, or send to ${local}`,
+      text: `  - the server is bound to 0.0.0.0, "" or :: (all interfaces), so its reply comes from ${from} (the source address of its route back to this client), not ${ep({ address: to, port: e.to.port })}, and ${accepts}: bind the server to ${to}, or send to ${local}`,
     };
   }
   return {
     sure: false,
-    text: `  - the server is bound to 0.0.0.0 or "" (all interfaces) and answers from the source address of its route back, not always the one you sent to (e.g. 127.0.0.1 when you sent to 127.0.0.2), and ${accepts}: bind the server to the address you send to`,
+    text: `  - the server is bound to 0.0.0.0, "" or :: (all interfaces) and answers from the source address of its route back, not always the one you sent to (e.g. 127.0.0.1 when you sent to 127.0.0.2), and ${accepts}: bind the server to the address you send to`,
   };
 }
 
@@ -136,7 +136,7 @@ function keyCauses(e: GaveUpEvent): string[] {
       ((e.forged ?? 0) > 0
         ? ` (${plural(e.forged ?? 0, 'reply', 'replies')} did not authenticate)`
         : ''),
-    '  - with the same key: the server’s replay cache is full (e.g. after a udplab bench run; its summary counts cache-full): it refuses new requests until entries expire, up to its --window (30 s by default); retry later, or start it with a larger --replay-cache or a shorter --window',
+    '  - with the same key: the server’s replay cache is full (e.g. after a udplab bench run; its summary counts cache-full): it refuses new requests until entries expire, within twice its --window (60 s by default); retry later, or start it with a larger --replay-cache or a shorter --window',
   ];
 }
 
