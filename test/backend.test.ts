@@ -261,6 +261,27 @@ async function openScripted(
   return { b, failed: () => failed, seen: () => seen };
 }
 
+/**
+ * Opens the native backend directly, for its test hooks (setBlocked, sendCounts): IPv4 loopback,
+ * port 0, a send queue of 1,024, and any failed reply or socket error failing the test, unless
+ * `options` says otherwise.
+ */
+function openNative(
+  options: Pick<BackendOptions, 'onBatch'> & Partial<BackendOptions>,
+): ReturnType<typeof openNativeBackend> {
+  const load = loadNativeAddon();
+  assert.ok('addon' in load, 'reason' in load ? load.reason : '');
+  return openNativeBackend(load.addon, {
+    family: 'udp4',
+    address: '127.0.0.1',
+    port: 0,
+    sendQueueLimit: 1024,
+    onSendFailed: () => assert.fail('a reply failed'),
+    onError: (err) => assert.fail(err),
+    ...options,
+  });
+}
+
 for (const backend of serverBackends()) {
   test(`[${backend}] replies go to any endpoint; a reply the kernel refuses (EMSGSIZE) is counted`, async (t) => {
     const other = await rawSocket();
@@ -289,21 +310,15 @@ test(
   'native: replies that would block wait in order up to the bound; the rest are dropped and counted',
   native,
   async (t) => {
-    const load = loadNativeAddon();
-    assert.ok('addon' in load, 'reason' in load ? load.reason : '');
     let failed = 0;
     let seen = 0;
-    const b = openNativeBackend(load.addon, {
-      family: 'udp4',
-      address: '127.0.0.1',
-      port: 0,
+    const b = openNative({
       sendQueueLimit: 3,
       onBatch: (batch, replies) => {
         for (const d of batch) replies.push({ data: Buffer.from(d.data), to: d.from });
         seen += batch.length;
       },
       onSendFailed: (n) => (failed += n),
-      onError: (err) => assert.fail(err),
     });
     t.after(() => b.close());
     const peer = await rawSocket();
@@ -389,22 +404,15 @@ test(
   'native: runs of same-size replies to one client share a UDP GSO send and still arrive as separate datagrams, in order',
   native,
   async (t) => {
-    const load = loadNativeAddon();
-    assert.ok('addon' in load, 'reason' in load ? load.reason : '');
     let failed = 0;
     let batches = 0;
-    const b = openNativeBackend(load.addon, {
-      family: 'udp4',
-      address: '127.0.0.1',
-      port: 0,
-      sendQueueLimit: 1024,
+    const b = openNative({
       onBatch: (batch, replies) => {
         batches++;
         for (const d of batch)
           replies.push({ data: Buffer.from(`re:${d.data.toString()}`), to: d.from });
       },
       onSendFailed: (n) => (failed += n),
-      onError: (err) => assert.fail(err),
     });
     t.after(() => b.close());
     const peers = [await rawSocket(), await rawSocket()];
@@ -444,24 +452,18 @@ test(
   'native: an IPv4 reply over 548 bytes goes alone (576-byte packets); IPv6 ones up to 1,232 are grouped',
   native,
   async (t) => {
-    const load = loadNativeAddon();
-    assert.ok('addon' in load, 'reason' in load ? load.reason : '');
     for (const [family, address, size, grouped] of [
       ['udp4', '127.0.0.1', 548, true],
       ['udp4', '127.0.0.1', 549, false],
       ['udp6', '::1', 1232, true],
       ['udp6', '::1', 1233, false],
     ] as const) {
-      const b = openNativeBackend(load.addon, {
+      const b = openNative({
         family,
         address,
-        port: 0,
-        sendQueueLimit: 1024,
         onBatch: (batch, replies) => {
           for (const d of batch) replies.push({ data: Buffer.from(d.data), to: d.from });
         },
-        onSendFailed: () => assert.fail('a reply failed'),
-        onError: (err) => assert.fail(err),
       });
       t.after(() => b.close());
       const peer = await rawSocket(family);

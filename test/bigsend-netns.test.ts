@@ -12,14 +12,6 @@ import { createTwoHosts, netnsUnavailable, type TwoHosts } from './netns.js';
 const why = netnsUnavailable();
 if (why) console.log(`# skipping the two-host Task 3 test: ${why}`);
 
-function events(p: Spawned): Record<string, unknown>[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 /** The kernel's IP counters of a namespace (/proc/net/snmp is per network namespace). */
 function ipCounters(exec: string[]): Record<string, number> {
   const [cmd = 'ip', ...rest] = exec;
@@ -55,7 +47,7 @@ describe('Task 3 across two network namespaces, veth MTU 1500', { skip: why ?? f
     const client = udplabIn(hosts.b, ['echo-client', hosts.addrA, m[1] ?? '0', '--idle', '3']);
     assert.equal(await server.exited, 0, server.stdout() + server.stderr());
     assert.equal(await client.exited, 0, client.stdout() + client.stderr());
-    const ev = events(server);
+    const ev = server.events();
     const summary = ev.find((e) => e.event === 'summary');
     assert.deepEqual(summary && [summary.echoed, summary.bytes, summary.missing], [16, 80000, []]);
     assert.equal(ev.filter((e) => e.event === 'too-big').length, 1);
@@ -76,7 +68,7 @@ describe('Task 3 across two network namespaces, veth MTU 1500', { skip: why ?? f
   test('probe from B sees the same limit and the veth’s MTU', async () => {
     const p = udplabIn(hosts.b, ['probe', hosts.addrA, '9', '--local-only', '--json']);
     assert.equal(await p.exited, 0, p.stderr());
-    const summary = events(p).find((e) => e.event === 'summary');
+    const summary = p.events().find((e) => e.event === 'summary');
     assert.deepEqual(
       summary && [summary.localMax, summary.mtu, summary.fragments],
       [65507, 1500, 45],

@@ -24,11 +24,16 @@ export class Capture {
   }
   /** The JSON events written so far (for --json runs). */
   events(): Record<string, unknown>[] {
-    return this.text
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return jsonEvents(this.text);
   }
+}
+
+/** The JSON event lines of a --json run's output, parsed. */
+export function jsonEvents(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** Polls until `probe` returns a value (every 5 ms, up to `timeoutMs`). */
@@ -85,6 +90,8 @@ export interface Spawned {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
+  /** The JSON events on stdout so far (for --json runs). */
+  events: () => Record<string, unknown>[];
   /** Resolves with the first stdout line matching `re` (rejects after `timeoutMs`). */
   waitFor: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
   /** Resolves with the exit code. */
@@ -127,7 +134,14 @@ export function spawnCollect(
       };
       check();
     });
-  return { child, stdout: () => out, stderr: () => err, waitFor, exited };
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    events: () => jsonEvents(out),
+    waitFor,
+    exited,
+  };
 }
 
 /** Spawns the built udplab CLI. */

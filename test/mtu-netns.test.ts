@@ -24,14 +24,6 @@ import {
 const why = netnsUnavailable();
 if (why) console.log(`# skipping the path-MTU wording tests: ${why}`);
 
-function events(p: Spawned): Record<string, unknown>[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 /** Runs udplab in namespace `ns`; `running` collects the processes for `after`. */
 function udplabIn(exec: string[], running: Spawned[], args: string[]): Spawned {
   const [cmd = 'ip', ...rest] = exec;
@@ -96,7 +88,7 @@ describe('a route with `mtu 1000` on a 1,500-byte veth', { skip: why ?? false },
       ...['probe', hosts.addrB, '9', '--local-only', '--json'],
     ]);
     assert.equal(await j.exited, 0, j.stderr());
-    const s = events(j).find((e) => e.event === 'summary');
+    const s = j.events().find((e) => e.event === 'summary');
     assert.deepEqual(
       s && [s.interface, s.mtu, s.source, s.interfaceMtu, s.expiresSec, s.fragments],
       [hosts.devA, 1000, 'route', 1500, null, 68],
@@ -105,9 +97,9 @@ describe('a route with `mtu 1000` on a 1,500-byte veth', { skip: why ?? false },
 
   test('bigsend’s why names the route’s path MTU and the interface’s own MTU', async () => {
     const at = { server: hosts.a, client: hosts.b, addr: hosts.addrA };
-    const j = events(await task3((ns) => hosts.exec(ns), running, at, true)).find(
-      (e) => e.event === 'path-mtu',
-    );
+    const j = (await task3((ns) => hosts.exec(ns), running, at, true))
+      .events()
+      .find((e) => e.event === 'path-mtu');
     assert.deepEqual(
       j && [j.interface, j.mtu, j.source, j.interfaceMtu, j.expiresSec, j.fragments],
       [hosts.devA, 1000, 'route', 1500, null, 6],
@@ -152,7 +144,7 @@ describe('a path MTU learned from ICMP “fragmentation needed”', { skip: why 
       ...['probe', hosts.addrB, '9', '--local-only', '--json'],
     ]);
     assert.equal(await p.exited, 0, p.stderr());
-    const s = events(p).find((e) => e.event === 'summary');
+    const s = p.events().find((e) => e.event === 'summary');
     assert.deepEqual(s && [s.interface, s.mtu, s.source, s.interfaceMtu], [
       hosts.devA,
       1000,
