@@ -10,6 +10,16 @@
  *
  * A key handle holds two cipher contexts (seal, open) initialised with the key once; each datagram
  * only sets its nonce. The handle is not shared between threads (one per JS environment).
+ *
+ * The fast path. On short datagrams most of an EVP call is OpenSSL's provider layer, not the
+ * cipher (~415 ns to seal 59 bytes here, ~205 ns for the same work below). When the running Node
+ * exports the two primitives under EVP's ChaCha20-Poly1305 — ChaCha20_ctr32() and the Poly1305_*
+ * functions, as the official Node builds (OpenSSL linked in) do — the datagram is sealed and
+ * opened with them directly, as RFC 8439 composes them: one ChaCha20 call from block 0 gives the
+ * Poly1305 key and the text, one Poly1305 pass covers AAD ‖ pad ‖ ciphertext ‖ pad ‖ lengths.
+ * These functions are OpenSSL's internals (stable since 1.1.0, but not its public API), so they
+ * are used only after a self-test at load time: the RFC 8439 §2.8.2 vector and EVP's own output
+ * for a range of lengths must come out byte for byte, or every call goes through EVP.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8 /* type tags: Node ≥ 12.19 */
@@ -38,6 +48,17 @@ static struct {
   int (*ctrl)(EVP_CIPHER_CTX*, int, int, void*);
 } ossl;
 
+/* The primitives under EVP's ChaCha20-Poly1305, when exported (the fast path above). */
+static struct {
+  void (*chacha)(unsigned char* out, const unsigned char* in, size_t len, const unsigned int key[8],
+                 const unsigned int counter[4]);
+  size_t (*poly_size)(void);
+  void (*poly_init)(void* ctx, const unsigned char key[32]);
+  void (*poly_update)(void* ctx, const unsigned char* in, size_t len);
+  void (*poly_final)(void* ctx, unsigned char tag[16]);
+  int usable; /* resolved and passed the self-test */
+} fast;
+
 #define HEADER 3   /* magic, version, type: the associated data */
 #define NONCE 12
 #define TAG 16
@@ -47,12 +68,21 @@ static struct {
 /* Marks key handles, so that no other external can be taken for one. */
 static const napi_type_tag KEY_TAG = {0x7564706c61626165ULL, 0x6164206b65792031ULL};
 
+/* The fast path's scratch: block 0 ‖ text, then the Poly1305 input (≤ 16 ‖ text ‖ 15 ‖ 16). */
+#define SCRATCH_TEXT 65536 /* any UDP datagram's text; longer ones go through EVP */
+#define SCRATCH (64 + SCRATCH_TEXT + 16 + SCRATCH_TEXT + 15 + 16)
+
 typedef struct {
   EVP_CIPHER_CTX* seal;
   EVP_CIPHER_CTX* open;
+  unsigned int words[8]; /* the key as ChaCha20's little-endian words (fast path) */
+  void* poly;            /* a Poly1305 context (fast path), else NULL */
+  uint8_t* scratch;      /* SCRATCH bytes (fast path) */
 } aead_key_t;
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+
+static int fast_selftest(void);
 
 /* Finds the functions once per process (worker threads load the addon again). */
 static void resolve_once(void) {
@@ -64,6 +94,16 @@ static void resolve_once(void) {
   *(void**)&ossl.update = dlsym(self, "EVP_CipherUpdate");
   *(void**)&ossl.final = dlsym(self, "EVP_CipherFinal_ex");
   *(void**)&ossl.ctrl = dlsym(self, "EVP_CIPHER_CTX_ctrl");
+  *(void**)&fast.chacha = dlsym(self, "ChaCha20_ctr32");
+  *(void**)&fast.poly_size = dlsym(self, "Poly1305_ctx_size");
+  *(void**)&fast.poly_init = dlsym(self, "Poly1305_Init");
+  *(void**)&fast.poly_update = dlsym(self, "Poly1305_Update");
+  *(void**)&fast.poly_final = dlsym(self, "Poly1305_Final");
+  if (getenv("UDPLAB_AEAD_EVP_ONLY") == NULL && ossl.ctx_new && ossl.ctx_free &&
+      ossl.chacha20_poly1305 && ossl.init && ossl.update && ossl.final && ossl.ctrl &&
+      fast.chacha && fast.poly_size && fast.poly_init && fast.poly_update && fast.poly_final &&
+      fast.poly_size() > 0 && fast.poly_size() <= 4096)
+    fast.usable = fast_selftest();
 }
 
 static int resolve(void) {
@@ -75,7 +115,82 @@ static int resolve(void) {
 static void free_key(aead_key_t* k) {
   if (k->seal) ossl.ctx_free(k->seal); /* EVP_CIPHER_CTX_free wipes the key schedule */
   if (k->open) ossl.ctx_free(k->open);
+  explicit_bzero(k->words, sizeof k->words); /* ours to wipe: the key, the last keystream */
+  if (k->scratch) explicit_bzero(k->scratch, SCRATCH);
+  free(k->poly); /* Poly1305_Final wipes its context */
+  free(k->scratch);
   free(k);
+}
+
+static uint32_t le32(const uint8_t* p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Block 0's Poly1305 key and the text (in place at s + 64) from one ChaCha20 call. */
+static void fast_stream(const aead_key_t* k, const uint8_t* nonce, uint8_t* s, size_t len) {
+  unsigned int counter[4] = {0, le32(nonce), le32(nonce + 4), le32(nonce + 8)};
+  memset(s, 0, 64);
+  fast.chacha(s, s, 64 + len, k->words, counter);
+}
+
+/* The tag of aad ‖ text (RFC 8439 §2.8), with p as room for 16 + len + 32 bytes of its input. */
+static void fast_tag(const aead_key_t* k, const uint8_t* poly_key, const uint8_t* aad,
+                     size_t aad_len, const uint8_t* text, size_t len, uint8_t* p, uint8_t* tag) {
+  size_t pos = 0, aad_padded = (aad_len + 15) & ~(size_t)15, padded = (len + 15) & ~(size_t)15;
+  fast.poly_init(k->poly, poly_key);
+  memset(p, 0, aad_padded);
+  memcpy(p, aad, aad_len);
+  pos = aad_padded;
+  memcpy(p + pos, text, len);
+  memset(p + pos + len, 0, padded - len);
+  pos += padded;
+  put_le64(p + pos, aad_len);
+  put_le64(p + pos + 8, len);
+  fast.poly_update(k->poly, p, pos + 16);
+  fast.poly_final(k->poly, tag);
+}
+
+/* Seals text (len bytes, in place) under nonce with aad (≤ 16 bytes); the tag goes to tag. */
+static void fast_seal(aead_key_t* k, const uint8_t* nonce, const uint8_t* aad, size_t aad_len,
+                      uint8_t* text, size_t len, uint8_t* tag) {
+  uint8_t* s = k->scratch;
+  memcpy(s + 64, text, len);
+  fast_stream(k, nonce, s, len);
+  memcpy(text, s + 64, len);
+  fast_tag(k, s, aad, aad_len, text, len, s + 64 + len, tag);
+}
+
+/* Opens text (len bytes) into out when tag verifies; out is not written otherwise. */
+static int fast_open(aead_key_t* k, const uint8_t* nonce, const uint8_t* aad, size_t aad_len,
+                     const uint8_t* text, size_t len, const uint8_t* tag, uint8_t* out) {
+  uint8_t *s = k->scratch, mine[16], diff = 0;
+  memcpy(s + 64, text, len);
+  fast_stream(k, nonce, s, len);
+  fast_tag(k, s, aad, aad_len, text, len, s + 64 + len, mine);
+  for (int i = 0; i < 16; i++) diff |= (uint8_t)(mine[i] ^ tag[i]); /* constant time */
+  if (diff != 0) return 0;
+  memcpy(out, s + 64, len);
+  return 1;
+}
+
+/* Gives k what the fast path needs; 0 (EVP only) when the fast path is off or memory is short. */
+static int fast_setup(aead_key_t* k, const uint8_t* secret) {
+  if (!fast.usable) return 0;
+  k->poly = malloc((fast.poly_size() + 63) & ~(size_t)63);
+  k->scratch = malloc(SCRATCH);
+  if (k->poly == NULL || k->scratch == NULL) {
+    free(k->poly);
+    free(k->scratch);
+    k->poly = NULL;
+    k->scratch = NULL;
+    return 0;
+  }
+  for (int i = 0; i < 8; i++) k->words[i] = le32(secret + 4 * i);
+  return 1;
 }
 
 static void finalize_key(napi_env env, void* data, void* hint) { free_key(data); }
@@ -99,6 +214,107 @@ static napi_value boolean(napi_env env, int b) {
   return v;
 }
 
+/* A key handle for secret (32 bytes), its EVP contexts set up; NULL when OpenSSL fails. */
+static aead_key_t* new_key(const uint8_t* secret) {
+  aead_key_t* k = calloc(1, sizeof *k);
+  if (k == NULL || (k->seal = ossl.ctx_new()) == NULL || (k->open = ossl.ctx_new()) == NULL ||
+      ossl.init(k->seal, ossl.chacha20_poly1305(), NULL, secret, NULL, 1) != 1 ||
+      ossl.init(k->open, ossl.chacha20_poly1305(), NULL, secret, NULL, 0) != 1) {
+    if (k) free_key(k);
+    return NULL;
+  }
+  fast_setup(k, secret);
+  return k;
+}
+
+/* Seals datagram d (len ≥ OVERHEAD bytes, the layout of js_seal) through EVP; 1 when OpenSSL did. */
+static int evp_seal(aead_key_t* k, uint8_t* d, size_t len) {
+  int n = 0, plain = (int)(len - OVERHEAD);
+  uint8_t* text = d + HEADER + NONCE;
+  return ossl.init(k->seal, NULL, NULL, NULL, d + HEADER, 1) == 1 &&
+         ossl.update(k->seal, NULL, &n, d, HEADER) == 1 &&
+         (plain == 0 || ossl.update(k->seal, text, &n, text, plain) == 1) &&
+         ossl.final(k->seal, text + plain, &n) == 1 &&
+         ossl.ctrl(k->seal, CTRL_AEAD_GET_TAG, TAG, text + plain) == 1;
+}
+
+/* Opens datagram d through EVP into out (len - OVERHEAD bytes); 1 when the tag verifies. */
+static int evp_open(aead_key_t* k, const uint8_t* d, size_t len, uint8_t* out) {
+  int n = 0, cipher = (int)(len - OVERHEAD);
+  uint8_t tag[TAG];
+  memcpy(tag, d + len - TAG, TAG); /* set_tag takes a non-const pointer */
+  return ossl.init(k->open, NULL, NULL, NULL, d + HEADER, 0) == 1 &&
+         ossl.ctrl(k->open, CTRL_AEAD_SET_TAG, TAG, tag) == 1 &&
+         ossl.update(k->open, NULL, &n, d, HEADER) == 1 &&
+         (cipher == 0 || ossl.update(k->open, out, &n, d + HEADER + NONCE, cipher) == 1) &&
+         ossl.final(k->open, out + cipher, &n) == 1;
+}
+
+static int fast_for(const aead_key_t* k, size_t len) {
+  return k->scratch != NULL && len - OVERHEAD <= SCRATCH_TEXT;
+}
+
+/* Seals datagram d: the fast path when this key has it, else EVP. */
+static int seal(aead_key_t* k, uint8_t* d, size_t len) {
+  if (!fast_for(k, len)) return evp_seal(k, d, len);
+  fast_seal(k, d + HEADER, d, HEADER, d + HEADER + NONCE, len - OVERHEAD, d + len - TAG);
+  return 1;
+}
+
+/* Opens datagram d into out: the fast path when this key has it, else EVP. */
+static int open_into(aead_key_t* k, const uint8_t* d, size_t len, uint8_t* out) {
+  if (!fast_for(k, len)) return evp_open(k, d, len, out);
+  return fast_open(k, d + HEADER, d, HEADER, d + HEADER + NONCE, len - OVERHEAD, d + len - TAG,
+                   out);
+}
+
+/*
+ * Whether the fast path computes what EVP does, run once with the symbols found: RFC 8439's
+ * AEAD vector (§2.8.2: its 12 bytes of AAD, 114 of text), then datagrams of many lengths sealed
+ * both ways and opened both ways, and a forged tag refused without writing the output.
+ */
+static int fast_selftest(void) {
+  static const uint8_t rfc_nonce[12] = {7, 0, 0, 0, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47};
+  static const uint8_t rfc_aad[12] = {0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1,
+                                      0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
+  static const uint8_t rfc_tag[16] = {0x1a, 0xe1, 0x0b, 0x59, 0x4f, 0x09, 0xe2, 0x6a,
+                                      0x7e, 0x90, 0x2e, 0xcb, 0xd0, 0x60, 0x06, 0x91};
+  static const char rfc_text[] =
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
+      "future, sunscreen would be it.";
+  static const size_t lengths[] = {0, 1, 15, 16, 17, 31, 47, 59, 63, 64, 65, 127, 128, 129, 1000,
+                                   1472};
+  enum { MAX = 1472 + OVERHEAD };
+  uint8_t secret[KEY], text[sizeof rfc_text - 1], tag[TAG], a[MAX], b[MAX], out[MAX], back[MAX];
+  int ok = 1;
+  fast.usable = 1; /* for new_key's fast_setup; the verdict is set below */
+  for (int i = 0; i < KEY; i++) secret[i] = (uint8_t)(0x80 + i);
+  aead_key_t* k = new_key(secret);
+  if (k == NULL || k->scratch == NULL) ok = 0;
+  if (ok) {
+    memcpy(text, rfc_text, sizeof text);
+    fast_seal(k, rfc_nonce, rfc_aad, sizeof rfc_aad, text, sizeof text, tag);
+    ok = memcmp(tag, rfc_tag, TAG) == 0 &&
+         fast_open(k, rfc_nonce, rfc_aad, sizeof rfc_aad, text, sizeof text, tag, out) &&
+         memcmp(out, rfc_text, sizeof text) == 0;
+  }
+  for (size_t i = 0; ok && i < sizeof lengths / sizeof lengths[0]; i++) {
+    size_t len = lengths[i] + OVERHEAD;
+    for (size_t j = 0; j < len; j++) a[j] = b[j] = (uint8_t)(j * 31 + i);
+    ok = evp_seal(k, a, len) && seal(k, b, len) && memcmp(a, b, len) == 0 &&
+         open_into(k, a, len, out) && evp_open(k, b, len, back) &&
+         memcmp(out, back, len - OVERHEAD) == 0;
+    if (ok) {
+      a[len - 1] ^= 1; /* a forged tag: refused, and nothing written */
+      memset(out, 0xa5, len - OVERHEAD);
+      ok = !open_into(k, a, len, out);
+      for (size_t j = 0; ok && j < len - OVERHEAD; j++) ok = out[j] == 0xa5;
+    }
+  }
+  if (k) free_key(k);
+  return ok;
+}
+
 /* aeadKey(secret: Uint8Array(32)) → handle. Throws on a bad argument or when OpenSSL fails. */
 static napi_value js_key(napi_env env, napi_callback_info info) {
   size_t argc = 1, len = 0;
@@ -109,11 +325,8 @@ static napi_value js_key(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "aeadKey(secret): a 32-byte Uint8Array");
     return NULL;
   }
-  aead_key_t* k = calloc(1, sizeof *k);
-  if (k == NULL || (k->seal = ossl.ctx_new()) == NULL || (k->open = ossl.ctx_new()) == NULL ||
-      ossl.init(k->seal, ossl.chacha20_poly1305(), NULL, secret, NULL, 1) != 1 ||
-      ossl.init(k->open, ossl.chacha20_poly1305(), NULL, secret, NULL, 0) != 1) {
-    if (k) free_key(k);
+  aead_key_t* k = new_key(secret);
+  if (k == NULL) {
     napi_throw_error(env, NULL, "aeadKey(): OpenSSL could not set up ChaCha20-Poly1305");
     return NULL;
   }
@@ -154,20 +367,14 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "aeadSeal(handle, datagram): bad arguments");
     return NULL;
   }
-  int n = 0, plain = (int)(len - OVERHEAD);
-  uint8_t* text = d + HEADER + NONCE;
-  int ok = ossl.init(k->seal, NULL, NULL, NULL, d + HEADER, 1) == 1 &&
-           ossl.update(k->seal, NULL, &n, d, HEADER) == 1 &&
-           (plain == 0 || ossl.update(k->seal, text, &n, text, plain) == 1) &&
-           ossl.final(k->seal, text + plain, &n) == 1 &&
-           ossl.ctrl(k->seal, CTRL_AEAD_GET_TAG, TAG, text + plain) == 1;
-  return boolean(env, ok);
+  return boolean(env, seal(k, d, len));
 }
 
 /*
  * aeadOpen(handle, datagram, out): verifies the tag of header ‖ nonce ‖ ciphertext ‖ tag and
  * decrypts into out (exactly the ciphertext's length). Returns true when the tag verifies; on false,
- * out holds unauthenticated bytes and must not be read. The datagram is never written.
+ * out may hold unauthenticated bytes (EVP writes before it checks) and must not be read. The
+ * datagram is never written.
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   aead_key_t* k;
@@ -177,20 +384,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "aeadOpen(handle, datagram, out): bad arguments");
     return NULL;
   }
-  int n = 0, cipher = (int)olen;
-  uint8_t tag[TAG];
-  memcpy(tag, d + len - TAG, TAG); /* set_tag takes a non-const pointer */
-  int ok = ossl.init(k->open, NULL, NULL, NULL, d + HEADER, 0) == 1 &&
-           ossl.ctrl(k->open, CTRL_AEAD_SET_TAG, TAG, tag) == 1 &&
-           ossl.update(k->open, NULL, &n, d, HEADER) == 1 &&
-           (cipher == 0 || ossl.update(k->open, out, &n, d + HEADER + NONCE, cipher) == 1) &&
-           ossl.final(k->open, out + cipher, &n) == 1;
-  return boolean(env, ok);
+  return boolean(env, open_into(k, d, len, out));
 }
 
 napi_status aead_register(napi_env env, napi_value exports) {
   if (!resolve()) return napi_ok; /* no OpenSSL in this process: node:crypto it is */
+  napi_value path;
+  napi_status st = napi_create_string_utf8(env, fast.usable ? "primitives" : "evp",
+                                           NAPI_AUTO_LENGTH, &path);
+  if (st != napi_ok) return st;
   napi_property_descriptor props[] = {
+      {"aeadPath", NULL, NULL, NULL, NULL, path, napi_enumerable, NULL},
       {"aeadKey", NULL, js_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aeadSeal", NULL, js_seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aeadOpen", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -3,7 +3,8 @@
 #define UDPLAB_AEAD_H
 #include <node_api.h>
 
-/* Adds aeadKey, aeadSeal and aeadOpen to exports when this process has OpenSSL; else nothing. */
+/* Adds aeadKey, aeadSeal, aeadOpen and aeadPath ("primitives" or "evp", udplab_aead.c) to exports
+ * when this process has OpenSSL; else nothing. */
 napi_status aead_register(napi_env env, napi_value exports);
 
 #endif

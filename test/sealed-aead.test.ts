@@ -1,12 +1,15 @@
 /**
  * The two implementations of the sealed form's ChaCha20-Poly1305 (src/wire/aead.ts): node:crypto
  * and the addon's (native/udplab_aead.c, the same OpenSSL called once per datagram) must give the
- * same bytes, open each other's datagrams and refuse the same forgeries.
+ * same bytes, open each other's datagrams and refuse the same forgeries; and so must the addon's
+ * two ways into OpenSSL (its primitives directly, or EVP).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { SealKey, openDatagram, sealDatagram } from '../src/index.js';
+import { currentAead } from '../src/wire/aead.js';
 import { useAead } from '../src/wire/sealed.js';
 import { nativeSkipReason } from './backends.js';
 import { sealedMessages } from './sealed-craft.js';
@@ -100,5 +103,112 @@ test(
     assert.throws(() => aeadSeal({}, new Uint8Array(64)), TypeError);
     assert.throws(() => aeadOpen(h, new Uint8Array(64), new Uint8Array(32)), TypeError); // out: 33 bytes
     assert.equal(aeadOpen(h, new Uint8Array(64), new Uint8Array(33)), false);
+  },
+);
+
+/** The addon's raw functions (the layout of src/wire/aead.ts: header ‖ nonce ‖ text ‖ tag). */
+async function rawAddon() {
+  const { loadNativeAddon } = await import('../src/backend/native.js');
+  const load = loadNativeAddon();
+  assert.ok('addon' in load);
+  const { aeadKey, aeadSeal, aeadOpen, aeadPath } = load.addon;
+  assert.ok(aeadKey && aeadSeal && aeadOpen && aeadPath);
+  return { aeadKey, aeadSeal, aeadOpen, aeadPath };
+}
+
+/** A datagram of `text` bytes of text, filled from `seed`, with room for the tag. */
+function layout(text: number, seed: number): Buffer {
+  const d = Buffer.alloc(3 + 12 + text + 16);
+  for (let i = 0; i < d.length - 16; i++) d[i] = (i * 31 + seed) & 0xff;
+  return d;
+}
+
+/** The datagram sealed by node:crypto (the reference). */
+function sealedByNode(secret: Uint8Array, d: Buffer): Buffer {
+  const out = Buffer.from(d);
+  useAead('node');
+  currentAead().seal(SealKey.fromBytes(secret), out);
+  return out;
+}
+
+const SECRET = Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i);
+// Every length class of the fast path (below, at and past a ChaCha20 block and a Poly1305 block),
+// the largest UDP datagrams, and texts past its 65,536-byte scratch (EVP then).
+const LENGTHS = [
+  0, 1, 15, 16, 17, 50, 59, 63, 64, 65, 127, 128, 129, 1472, 65_476, 65_536, 65_537, 70_000,
+];
+
+test(
+  "the addon calls OpenSSL's ChaCha20 and Poly1305 directly where this Node exports them",
+  {
+    skip:
+      (nativeSkipReason ??
+      (process.config.variables as Record<string, unknown>).node_shared_openssl === true)
+        ? 'this Node links a shared OpenSSL, which need not export the primitives'
+        : undefined,
+  },
+  async () => {
+    assert.equal((await rawAddon()).aeadPath, 'primitives');
+  },
+);
+
+test(
+  "the addon seals every length to node:crypto's bytes, opens them, and leaves `out` unwritten on a forged tag",
+  { skip: nativeSkipReason },
+  async () => {
+    const { aeadKey, aeadSeal, aeadOpen, aeadPath } = await rawAddon();
+    const h = aeadKey(SECRET);
+    for (const [i, n] of LENGTHS.entries()) {
+      const d = layout(n, i);
+      const expected = sealedByNode(SECRET, d);
+      assert.equal(aeadSeal(h, d), true);
+      assert.ok(d.equals(expected), `seal of ${n} bytes`);
+      const out = Buffer.alloc(n);
+      assert.equal(aeadOpen(h, d, out), true);
+      assert.ok(out.equals(layout(n, i).subarray(15, 15 + n)), `open of ${n} bytes`);
+      d[d.length - 1] = (d[d.length - 1] ?? 0) ^ 1;
+      out.fill(0xa5);
+      assert.equal(aeadOpen(h, d, out), false);
+      // The fast path checks the tag before it writes (EVP writes first: only the refusal holds).
+      if (aeadPath === 'primitives' && n <= 65_536)
+        assert.ok(
+          out.every((b) => b === 0xa5),
+          `out untouched (${n} bytes)`,
+        );
+    }
+  },
+);
+
+test(
+  'UDPLAB_AEAD_EVP_ONLY=1 sends every call through EVP, with the same bytes',
+  { skip: nativeSkipReason },
+  async () => {
+    const { aeadKey, aeadSeal } = await rawAddon();
+    const script = `
+      import { loadNativeAddon } from ${JSON.stringify(new URL('../src/backend/native.js', import.meta.url).href)};
+      const { addon } = loadNativeAddon();
+      const h = addon.aeadKey(Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i));
+      const out = [addon.aeadPath];
+      for (const [i, n] of ${JSON.stringify(LENGTHS)}.entries()) {
+        const d = Buffer.alloc(3 + 12 + n + 16);
+        for (let j = 0; j < d.length - 16; j++) d[j] = (j * 31 + i) & 0xff;
+        addon.aeadSeal(h, d);
+        out.push(d.toString('base64'));
+      }
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, UDPLAB_AEAD_EVP_ONLY: '1' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [path, ...sealed] = JSON.parse(r.stdout) as string[];
+    assert.equal(path, 'evp');
+    const h = aeadKey(SECRET);
+    for (const [i, n] of LENGTHS.entries()) {
+      const d = layout(n, i);
+      aeadSeal(h, d);
+      assert.equal(sealed[i], d.toString('base64'), `${n} bytes`);
+    }
   },
 );
