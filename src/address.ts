@@ -49,7 +49,7 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
   // node:net, imported only then (its import costs ~1.5 ms of every start: docs/performance.md).
   const kind = IPV4.test(h) ? 4 : (await import('node:net')).isIP(h);
   if (kind === 4) return { address: h, family: 'udp4' };
-  if (kind === 6) return { address: h, family: 'udp6' };
+  if (kind === 6) return { address: notIpv4Compatible(h, host), family: 'udp6' };
   if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(h) || h.length > 253) {
     throw new UsageError(`invalid host '${host}': expected an IP address or a host name`);
   }
@@ -58,10 +58,31 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
     // Loaded only for names: literal addresses (the common case) skip its start-up cost.
     const { lookup } = await import('node:dns/promises');
     const r = await lookup(h, { order: 'ipv4first' });
-    return { address: r.address, family: r.family === 6 ? 'udp6' : 'udp4' };
+    if (r.family === 6) return { address: notIpv4Compatible(r.address, host), family: 'udp6' };
+    return { address: r.address, family: 'udp4' };
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UdplabError(ErrorCodes.RESOLVE, `cannot resolve host '${host}'`, { cause: err });
   }
+}
+
+/**
+ * Refuses an IPv4-compatible IPv6 address (`::a.b.c.d`, the rest of ::/96 but `::` and `::1`),
+ * deprecated since RFC 4291: `::127.0.0.1` reads like loopback, but it is `::7f00:1`, an IPv6
+ * address that Linux sends out through the default IPv6 route, to another machine.
+ * @returns the address when it is not one.
+ * @throws UsageError naming the IPv4 address meant and the two spellings that reach it.
+ */
+function notIpv4Compatible(address: string, asTyped: string): string {
+  const c = canonicalAddress(address).split('%')[0] ?? '';
+  const m = /^::(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,4})$/.exec(c);
+  if (m === null || c === '::1') return address;
+  const hi = Number.parseInt(m[1] ?? '0', 16);
+  const lo = Number.parseInt(m[2] ?? '0', 16);
+  const v4 = `${String(hi >> 8)}.${String(hi & 0xff)}.${String(lo >> 8)}.${String(lo & 0xff)}`;
+  throw new UsageError(
+    `'${asTyped}' is the IPv4-compatible IPv6 address ${c} (deprecated, RFC 4291), which is routed as IPv6, not to ${v4}: write ${v4}, or ::ffff:${v4} for a dual-stack socket`,
+  );
 }
 
 /** Parses `HOST:PORT`, `[V6]:PORT` or `:PORT` (all interfaces). */

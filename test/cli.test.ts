@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { createServer } from '../src/index.js';
+import { resolveHost } from '../src/address.js';
+import { createServer, UsageError } from '../src/index.js';
 import {
   binPath,
   Capture,
@@ -50,6 +51,7 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
     ['help', 'bogus'],
     ['client', '127.0.0.1:1060'],
     ['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m'],
+    ['server', '::127.0.0.1', '5000'],
   ];
   for (const argv of cases) {
     const r = await runCli(argv);
@@ -74,6 +76,33 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
   assert.match(joined.stderr.text, /write HOST and PORT as two arguments \(::1 1060\)/);
   const fill = await runCli(['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m']);
   assert.match(fill.stderr.text, /got '\\x1b\[31m'/);
+});
+
+test('an IPv4-compatible IPv6 address (::127.0.0.1 is not loopback) is refused before any socket', async () => {
+  // resolveHost is what every command's host goes through; only it is called here, so no
+  // datagram can leave even if the refusal broke (::7f00:1 is routed as IPv6, off this machine).
+  for (const [typed, v4] of [
+    ['::127.0.0.1', '127.0.0.1'],
+    ['[::7f00:1]', '127.0.0.1'],
+    ['0:0:0:0:0:0:a00:1', '10.0.0.1'],
+    ['::2', '0.0.0.2'],
+  ] as const) {
+    await assert.rejects(resolveHost(typed), (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.equal(err.code, 'UDPLAB_ERR_USAGE');
+      assert.match(
+        err.message,
+        new RegExp(
+          `routed as IPv6, not to ${v4.replaceAll('.', '\\.')}: write ${v4}, or ::ffff:${v4}`,
+        ),
+      );
+      return true;
+    });
+  }
+  for (const ok of ['::1', '::', '::ffff:127.0.0.1', 'fe80::1%lo', '::1:0:0:1', '2001:db8::1'])
+    assert.equal((await resolveHost(ok)).family, 'udp6', ok);
+  const r = await runCli(['server', '::127.0.0.1', '5000']);
+  assert.match(r.stderr.text, /'::127\.0\.0\.1' is the IPv4-compatible IPv6 address ::7f00:1/);
 });
 
 test('server: cannot bind → exit 1 with a one-line reason', async (t) => {
