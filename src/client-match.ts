@@ -99,8 +99,10 @@ export function matchReply(prepared: PreparedRequest, data: Buffer, from: Endpoi
           ? 'noId'
           : 'otherId';
     }
-    // A datagram with the wrong ID is shown whole: its ID is what was wrong.
-    text = escapePayload(verdict === undefined ? stripId(data, rid) : data);
+    // The ID this client sent is taken off the reply it matched; anything else is shown whole:
+    // a datagram with the wrong ID (its ID is what was wrong), and every reply to a request sent
+    // without an ID (its leading `N; ` is then the server's text, as the lab's client prints it).
+    text = escapePayload(verdict === undefined && id !== undefined ? stripId(data, rid) : data);
   } else {
     // Sealed: nothing is believed before the tag verifies; forged datagrams are shown escaped.
     const opened = wire.openDatagram(key, data);
