@@ -17,7 +17,7 @@ test('control characters, zero bytes and invalid UTF-8 are escaped', () => {
   assert.equal(escapePayload(Buffer.from('\u202eevil')), '\\u202eevil');
 });
 
-test('the rules docs/events.md lists: separators and bidi as \\uNNNN, C1 as \\xNN', () => {
+test('the rules docs/events.md lists: separators and format characters as \\uNNNN, C1 as \\xNN', () => {
   assert.equal(
     escapePayload(Buffer.from('\u2028\u2029\u202a\u202e\u2066\u2069')),
     '\\u2028\\u2029\\u202a\\u202e\\u2066\\u2069',
@@ -26,8 +26,16 @@ test('the rules docs/events.md lists: separators and bidi as \\uNNNN, C1 as \\xN
   assert.equal(escapePayload(Buffer.from([0xc2, 0x85])), '\\x85');
   assert.equal(escapePayload(Buffer.from([0x85])), '\\x85');
   assert.equal(escapePayload(Buffer.from('\\x85')), '\\\\x85', 'typed text cannot pass for either');
-  // Kept as they are, as documented: other invisible marks and a leading byte-order mark.
-  assert.equal(escapePayload(Buffer.from('\ufeffa\u200eb\u200f')), '\ufeffa\u200eb\u200f');
+  // Every format character (Cf) too, so that invisible text cannot pass for other text: marks,
+  // a leading byte-order mark, zero-width characters, the soft hyphen, tag characters.
+  assert.equal(escapePayload(Buffer.from('\ufeffa\u200eb\u200f')), '\\ufeffa\\u200eb\\u200f');
+  assert.equal(escapePayload(Buffer.from("I'm\u200bfake")), "I'm\\u200bfake");
+  assert.equal(
+    escapePayload(Buffer.from('\u00ad\u061c\u200c\u200d\u2060\u{e0041}')),
+    '\\u00ad\\u061c\\u200c\\u200d\\u2060\\u{e0041}',
+  );
+  // …but not the characters around them: letters, marks, symbols, emoji.
+  assert.equal(escapePayload(Buffer.from('é ✓ ก่ 👍')), 'é ✓ ก่ 👍');
 });
 
 test('invalid UTF-8: the well-formed parts keep their escapes and characters', () => {

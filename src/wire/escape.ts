@@ -6,8 +6,9 @@
  * Rules: printable ASCII and printable non-ASCII UTF-8 characters are kept; `\` becomes `\\`;
  * `\n`, `\r`, `\t` stay as those escapes; any other control character (C0, DEL, and C1 by its code
  * point, so U+0085 and a lone byte 0x85 both show as `\x85`), and every byte that is not part of
- * valid UTF-8, becomes `\xNN`; U+2028, U+2029 and the bidi controls U+202A–U+202E, U+2066–U+2069
- * become `\uNNNN`. docs/events.md lists the same rules for users.
+ * valid UTF-8, becomes `\xNN`; U+2028, U+2029 and every format character (Unicode's category Cf:
+ * the bidi controls, zero-width characters, U+FEFF, tag characters…) become `\uNNNN` (`\u{NNNNN}`
+ * above U+FFFF). docs/events.md lists the same rules for users.
  */
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -25,6 +26,9 @@ function hex(byte: number): string {
   return `\\x${byte.toString(16).padStart(2, '0')}`;
 }
 
+/** Unicode's general category Cf (format characters), U+00AD and up. */
+const FORMAT = /^\p{Cf}$/u;
+
 function escapeChar(ch: string): string {
   const cp = ch.codePointAt(0) ?? 0;
   if (ch === '\\') return '\\\\';
@@ -35,8 +39,11 @@ function escapeChar(ch: string): string {
   if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029) {
     return cp <= 0xff ? hex(cp) : `\\u${cp.toString(16).padStart(4, '0')}`;
   }
-  if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
-    return `\\u${cp.toString(16).padStart(4, '0')}`;
+  // Format characters (Unicode's Cf): invisible, yet they reorder (bidi controls), join or split
+  // what is shown (U+200B–U+200D, U+2060), or hide text (tag characters U+E0000–U+E007F), so
+  // `I'm fake` and `I'm\u200bfake` must not print alike.
+  if (cp >= 0xad && FORMAT.test(ch)) {
+    return cp <= 0xffff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u{${cp.toString(16)}}`;
   }
   return ch;
 }
