@@ -20,6 +20,11 @@ test('clip: at most 200 characters then …, never cutting an escape or a surrog
   assert.equal(clip(`${'a'.repeat(196)}\\x00${'b'.repeat(50)}`), `${'a'.repeat(196)}\\x00…`);
   assert.equal(clip(`${'a'.repeat(197)}\\u2028${'b'.repeat(50)}`), `${'a'.repeat(197)}…`);
   assert.equal(clip(`${'a'.repeat(199)}\\\\${'b'.repeat(50)}`), `${'a'.repeat(199)}…`);
+  assert.equal(clip(`${'a'.repeat(192)}\\u{e0041}${'b'.repeat(50)}`), `${'a'.repeat(192)}…`);
+  assert.equal(
+    clip(`${'a'.repeat(191)}\\u{e0041}${'b'.repeat(50)}`),
+    `${'a'.repeat(191)}\\u{e0041}…`,
+  );
   assert.equal(clip('\\\\'.repeat(150)), '\\\\'.repeat(100) + '…');
   assert.equal(clip(`${'a'.repeat(199)}😀${'b'.repeat(50)}`), `${'a'.repeat(199)}…`);
   // Whatever the payload, the cut text is at most 200 characters and ends at an escape's end.
@@ -30,6 +35,12 @@ test('clip: at most 200 characters then …, never cutting an escape or a surrog
     const cut = clip(text);
     assert.ok(cut.length <= SHOWN_CHARS + 1 && text.startsWith(cut.slice(0, -1)));
     assert.match(cut, /^(?:[^\\]|\\[\\nrt]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})*…$/su);
+  }
+  // The same for format characters above U+FFFF (tag characters: `\u{e0041}`, 9 characters).
+  const tags = escapePayload(Buffer.from('x\u{e0041}'.repeat(100)));
+  for (let start = 0; start < 20; start++) {
+    const cut = clip(tags.slice(start * 10));
+    assert.match(cut, /^(?:x|\\u\{e0041\})*…$/su, `from ${String(start * 10)}`);
   }
 });
 

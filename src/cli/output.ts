@@ -145,11 +145,13 @@ export function clip(text: string): string {
   for (;;) {
     const code = text.charCodeAt(end);
     const step =
-      code === 0x5c // `\`: `\\`, `\n`, `\r`, `\t` take 2, `\xNN` 4, `\uNNNN` 6
+      code === 0x5c // `\`: `\\`, `\n`, `\r`, `\t` take 2, `\xNN` 4, `\uNNNN` 6, `\u{NNNNN}` 9
         ? text[end + 1] === 'x'
           ? 4
           : text[end + 1] === 'u'
-            ? 6
+            ? text[end + 2] === '{'
+              ? text.indexOf('}', end) + 1 - end
+              : 6
             : 2
         : code >= 0xd800 && code <= 0xdbff
           ? 2
