@@ -76,6 +76,10 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
   assert.match(joined.stderr.text, /write HOST and PORT as two arguments \(::1 1060\)/);
   const fill = await runCli(['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m']);
   assert.match(fill.stderr.text, /got '\\x1b\[31m'/);
+  // Invisible format characters in an argument are shown too (U+200B, U+202E, a tag character).
+  const hidden = await runCli(['client', 'a\u200bb\u202ec\u{e0041}', '1060']);
+  assert.equal(hidden.code, 2);
+  assert.match(hidden.stderr.text, /'a\\u200bb\\u202ec\\u\{e0041\}'/);
 });
 
 test('an IPv4-compatible IPv6 address (::127.0.0.1 is not loopback) is refused before any socket', async () => {

@@ -25,17 +25,19 @@ export function wantsJson(argv: readonly string[]): boolean {
 }
 
 /**
- * A message made safe for a terminal: control characters (C0, DEL, C1) and the characters that
- * reorder a line (bidi controls, line separators), which may come from the user's own arguments,
- * are shown as escapes instead of being written raw to stderr.
+ * A message made safe for a terminal: control characters (C0, DEL, C1), line separators and format
+ * characters (Unicode's Cf: bidi controls, zero-width characters…), which may come from the user's
+ * own arguments, are shown as escapes instead of being written raw to stderr (as payloads are:
+ * src/wire/escape.ts).
  */
 export function safeText(text: string): string {
   return text.replace(
     // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu,
     (c) => {
       const cp = c.codePointAt(0) ?? 0;
-      return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16)}`;
+      if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, '0')}`;
+      return cp <= 0xffff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u{${cp.toString(16)}}`;
     },
   );
 }
