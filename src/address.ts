@@ -49,7 +49,7 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
   // node:net, imported only then (its import costs ~1.5 ms of every start: docs/performance.md).
   const kind = IPV4.test(h) ? 4 : (await import('node:net')).isIP(h);
   if (kind === 4) return { address: h, family: 'udp4' };
-  if (kind === 6) return { address: notIpv4Compatible(h, host), family: 'udp6' };
+  if (kind === 6) return { address: await zoneByName(notIpv4Compatible(h, host)), family: 'udp6' };
   if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(h) || h.length > 253) {
     throw new UsageError(`invalid host '${host}': expected an IP address or a host name`);
   }
@@ -64,6 +64,25 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
     if (err instanceof UsageError) throw err;
     throw new UdplabError(ErrorCodes.RESOLVE, `cannot resolve host '${host}'`, { cause: err });
   }
+}
+
+/**
+ * Names a numeric zone by its interface (`fe80::1%2` → `fe80::1%eth0`), as Node names senders: then a
+ * reply from `fe80::1%eth0` is the server's, and the socket gets the zone at all (on Unix, libuv's
+ * uv_ip6_addr takes only names: if_nametoindex("2") is 0, and a zone of 0 is silently ignored). The
+ * interface is the one whose link-local address has that scope ID; an index no such interface has
+ * stays as typed.
+ */
+async function zoneByName(address: string): Promise<string> {
+  const m = /^([^%]*)%([0-9]+)$/.exec(address);
+  if (m === null) return address;
+  const index = Number(m[2]);
+  const { networkInterfaces } = await import('node:os');
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (list?.some((i) => i.family === 'IPv6' && i.scopeid === index) === true)
+      return `${m[1] ?? ''}%${name}`;
+  }
+  return address;
 }
 
 /**

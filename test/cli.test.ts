@@ -109,6 +109,25 @@ test('an IPv4-compatible IPv6 address (::127.0.0.1 is not loopback) is refused b
   assert.match(r.stderr.text, /'::127\.0\.0\.1' is the IPv4-compatible IPv6 address ::7f00:1/);
 });
 
+test('a numeric zone is named by its interface (libuv reads only names), an unknown one stays', async (t) => {
+  // Only resolveHost: nothing is sent. This machine's own link-local addresses give the indexes.
+  const { networkInterfaces } = await import('node:os');
+  const linkLocal = Object.entries(networkInterfaces()).flatMap(([name, list]) =>
+    (list ?? [])
+      .filter((i) => i.family === 'IPv6' && i.scopeid !== undefined && i.scopeid > 0)
+      .map((i) => ({ name, index: i.scopeid ?? 0 })),
+  );
+  if (linkLocal.length === 0) {
+    t.skip('no interface with a link-local IPv6 address here');
+    return;
+  }
+  for (const { name, index } of linkLocal) {
+    assert.equal((await resolveHost(`fe80::1%${String(index)}`)).address, `fe80::1%${name}`);
+    assert.equal((await resolveHost(`[FE80::2%${name}]`)).address, `FE80::2%${name}`);
+  }
+  assert.equal((await resolveHost('fe80::1%999999')).address, 'fe80::1%999999');
+});
+
 test('server: cannot bind → exit 1 with a one-line reason', async (t) => {
   const s = await createServer({ host: '127.0.0.1' });
   t.after(() => s.close());
