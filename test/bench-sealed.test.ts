@@ -186,7 +186,7 @@ test('CLI: no reply from a sealed server: a plain or --id run is told a sealed s
   assert.equal(full.code, 1);
   assert.match(
     full.stdout.text,
-    /No reply: is a sealed server listening there, with this key\? \(one with another key stays silent; so does one with this key while its replay cache is full: its summary counts cache-full; see --replay-cache and --window\)\n$/,
+    /No reply: is a sealed server listening there, with this key\? \(one with another key stays silent; so does one with this key while its replay cache is full, its summary counting cache-full: see --replay-cache and --window; and to requests its clock calls stale, its summary counting stale: the clocks differ by more than its --window, or it started less than that difference ago\)\n$/,
   );
   assert.ok(s.counters.rejectedBy['cache-full'] >= 2);
 });

@@ -166,6 +166,12 @@ test('client give-up: a sealed client answered in plain text is told that, not t
     silent ?? '',
     /Likely causes:\n {2}- a key mismatch, if the key ID on the server’s "Sealed:" line is not this client's \(k1\)[^\n]*\n {2}- with the same key: the server’s replay cache is full/,
   );
+  // A stale request (clocks apart, or a server started since) and a reused --id look the same.
+  assert.match(silent ?? '', /\n {2}- the clocks: [^\n]*refuses the request as stale/);
+  assert.match(
+    silent ?? '',
+    /\n {2}- with --id: [^\n]*as a replay \(sealed IDs are numbers: --id 007 is 7\)/,
+  );
   assert.match(silent ?? '', /not running/);
 });
 

@@ -128,7 +128,7 @@ function noReplyHint(e: BenchSummaryEvent): string {
     // Silence from a sealed server: another key, or this key and a full replay cache (fail closed).
     // A sealed server is silent to plain requests too, as the client's give-up causes say.
     return e.mode === 'sealed'
-      ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent; so does one with this key while its replay cache is full: its summary counts cache-full; see --replay-cache and --window)'
+      ? 'No reply: is a sealed server listening there, with this key? (one with another key stays silent; so does one with this key while its replay cache is full, its summary counting cache-full: see --replay-cache and --window; and to requests its clock calls stale, its summary counting stale: the clocks differ by more than its --window, or it started less than that difference ago)'
       : 'No reply: is a server listening there, and does it answer each datagram within --timeout? (a sealed server, --key-file, stays silent to plain requests: bench it with -k and its key)';
   }
   const why: Record<string, string> = {

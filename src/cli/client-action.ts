@@ -126,8 +126,8 @@ function giveUpHead(e: GaveUpEvent): string {
 /**
  * The sealed causes a sealed client lists first when it gives up: a sealed server stays silent to
  * another key, and also, with the same key, to every new request while its replay cache is full
- * (fail closed: docs/sealed.md), e.g. after a `udplab bench` run. From the client's side the two
- * look alike, so both are named.
+ * (fail closed: docs/sealed.md), e.g. after a `udplab bench` run, to a request its clock calls
+ * stale, and to a replayed ID. From the client's side they all look alike, so all are named.
  */
 function keyCauses(e: GaveUpEvent): string[] {
   if (e.keyId === undefined) return [];
@@ -137,6 +137,8 @@ function keyCauses(e: GaveUpEvent): string[] {
         ? ` (${plural(e.forged ?? 0, 'reply', 'replies')} did not authenticate)`
         : ''),
     '  - with the same key: the server’s replay cache is full (e.g. after a udplab bench run; its summary counts cache-full): it refuses new requests until entries expire, within twice its --window (60 s by default); retry later, or start it with a larger --replay-cache or a shorter --window',
+    '  - the clocks: the server takes a request only within its --window (±30 s by default) of its own clock, and none sealed before it started; if the two clocks differ by more, or the server started less than that difference ago, it refuses the request as stale (its log says which)',
+    '  - with --id: the server refuses an ID it has answered within twice its --window as a replay (sealed IDs are numbers: --id 007 is 7); run without --id for a fresh random one',
   ];
 }
 
