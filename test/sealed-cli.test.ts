@@ -70,6 +70,15 @@ test('key files: missing, not a key, too open', async (t) => {
   assert.equal((await readKeyFile(open)).tooOpen, true);
   const c = await runCli(['client', '127.0.0.1', '9', '--key-file', open, '--attempts', '1']);
   assert.match(c.stderr.text, /warning: key file .* is readable by other users; run: chmod 600/);
+  // A path with a control character and a space: escaped wherever it is shown, one shell word.
+  const odd = join(dir, 'a\x1bb c.key');
+  const made = await runCli(['keygen', '--out', odd]);
+  assert.ok(!made.stdout.text.includes('\x1b'), made.stdout.text);
+  assert.ok(made.stdout.text.includes('a\\x1bb c.key'), made.stdout.text);
+  await chmod(odd, 0o644);
+  const w = await runCli(['client', '127.0.0.1', '9', '--key-file', odd, '--attempts', '1']);
+  assert.ok(!w.stderr.text.includes('\x1b'), w.stderr.text);
+  assert.ok(w.stderr.text.includes(`run: chmod 600 '${dir}/a\\x1bb c.key'`), w.stderr.text);
 
   const missing = await runCli(['client', '127.0.0.1', '9', '--key-file', join(dir, 'none')]);
   assert.equal(missing.code, 1);

@@ -6,6 +6,7 @@ import { isoNow } from '../events.js';
 import { SealKey, writeKeyFile } from '../keys.js';
 import { openOutput, withCommonOptions, withExamples, type CommandContext } from './context.js';
 import type { Colors } from './output.js';
+import { safeText } from './report.js';
 
 /** `key`: a key was made; `path` when written to a file, `key` (the secret) only when printed. */
 export interface KeyEvent extends BaseEvent {
@@ -20,7 +21,7 @@ export function renderKeygen(event: BaseEvent, c: Colors): string | undefined {
   const e = event as KeyEvent;
   if (e.event !== 'key') return undefined;
   if (e.path === undefined) return e.key;
-  return `Wrote a new 256-bit key to ${c.bold(e.path)} (mode 0600, key ID ${e.keyId}). Copy it to the other side over a safe channel.`;
+  return `Wrote a new 256-bit key to ${c.bold(safeText(e.path))} (mode 0600, key ID ${e.keyId}). Copy it to the other side over a safe channel.`;
 }
 
 /** Defines `udplab keygen`. */

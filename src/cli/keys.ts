@@ -1,6 +1,13 @@
 /** Loading `--key-file` for the commands that take one (server, client, bench, demo). */
 import { readKeyFile, type SealKey } from '../keys.js';
 import type { CommandContext } from './context.js';
+import { safeText } from './report.js';
+
+/** `path` as one shell word, shown safely: quoted when it holds more than [A-Za-z0-9_./+-]. */
+export function shellWord(path: string): string {
+  const word = /^[A-Za-z0-9_./+-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+  return safeText(word);
+}
 
 /**
  * Reads the key file named by `--key-file`, warning on stderr when others may read it.
@@ -14,7 +21,7 @@ export async function loadKeyOption(
   const { key, tooOpen } = await readKeyFile(path);
   if (tooOpen) {
     ctx.io.stderr.write(
-      `udplab: warning: key file ${path} is readable by other users; run: chmod 600 ${path}\n`,
+      `udplab: warning: key file ${safeText(path)} is readable by other users; run: chmod 600 ${shellWord(path)}\n`,
     );
   }
   return key;
