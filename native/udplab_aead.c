@@ -19,7 +19,8 @@
  * Poly1305 key and the text, one Poly1305 pass covers AAD ‖ pad ‖ ciphertext ‖ pad ‖ lengths.
  * These functions are OpenSSL's internals (stable since 1.1.0, but not its public API), so they
  * are used only after a self-test at load time: the RFC 8439 §2.8.2 vector and EVP's own output
- * for a range of lengths must come out byte for byte, or every call goes through EVP.
+ * for a range of lengths must come out byte for byte, or every call goes through EVP (as it does
+ * when UDPLAB_AEAD_EVP_ONLY is set to anything but empty or 0).
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8 /* type tags: Node ≥ 12.19 */
@@ -99,7 +100,8 @@ static void resolve_once(void) {
   *(void**)&fast.poly_init = dlsym(self, "Poly1305_Init");
   *(void**)&fast.poly_update = dlsym(self, "Poly1305_Update");
   *(void**)&fast.poly_final = dlsym(self, "Poly1305_Final");
-  if (getenv("UDPLAB_AEAD_EVP_ONLY") == NULL && ossl.ctx_new && ossl.ctx_free &&
+  const char* evp_only = getenv("UDPLAB_AEAD_EVP_ONLY"); /* unset, empty or 0: the fast path */
+  if ((evp_only == NULL || strcmp(evp_only, "") == 0 || strcmp(evp_only, "0") == 0) && ossl.ctx_new && ossl.ctx_free &&
       ossl.chacha20_poly1305 && ossl.init && ossl.update && ossl.final && ossl.ctrl &&
       fast.chacha && fast.poly_size && fast.poly_init && fast.poly_update && fast.poly_final &&
       fast.poly_size() > 0 && fast.poly_size() <= 4096)

@@ -180,10 +180,10 @@ test(
 );
 
 test(
-  'UDPLAB_AEAD_EVP_ONLY=1 sends every call through EVP, with the same bytes',
+  'UDPLAB_AEAD_EVP_ONLY=1 sends every call through EVP, with the same bytes; empty or 0 does not',
   { skip: nativeSkipReason },
   async () => {
-    const { aeadKey, aeadSeal } = await rawAddon();
+    const { aeadKey, aeadSeal, aeadPath } = await rawAddon();
     const script = `
       import { loadNativeAddon } from ${JSON.stringify(new URL('../src/backend/native.js', import.meta.url).href)};
       const { addon } = loadNativeAddon();
@@ -196,19 +196,26 @@ test(
         out.push(d.toString('base64'));
       }
       console.log(JSON.stringify(out));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 20_000,
-      env: { ...process.env, UDPLAB_AEAD_EVP_ONLY: '1' },
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const [path, ...sealed] = JSON.parse(r.stdout) as string[];
-    assert.equal(path, 'evp');
     const h = aeadKey(SECRET);
-    for (const [i, n] of LENGTHS.entries()) {
+    const expected = LENGTHS.map((n, i) => {
       const d = layout(n, i);
       aeadSeal(h, d);
-      assert.equal(sealed[i], d.toString('base64'), `${n} bytes`);
+      return d.toString('base64');
+    });
+    for (const [value, path] of [
+      ['1', 'evp'],
+      ['0', aeadPath],
+      ['', aeadPath],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...process.env, UDPLAB_AEAD_EVP_ONLY: value },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const [got, ...sealed] = JSON.parse(r.stdout) as string[];
+      assert.equal(got, path, `UDPLAB_AEAD_EVP_ONLY='${value}'`);
+      assert.deepEqual(sealed, expected, `UDPLAB_AEAD_EVP_ONLY='${value}'`);
     }
   },
 );

@@ -56,7 +56,8 @@ export interface NativeAddon {
   /**
    * How the addon reaches the cipher: `primitives` (OpenSSL's ChaCha20 and Poly1305 called
    * directly, about twice as fast on short datagrams) or `evp` (OpenSSL's public EVP API: the
-   * primitives are not exported by this Node, failed their self-test, or UDPLAB_AEAD_EVP_ONLY is set).
+   * primitives are not exported by this Node, failed their self-test, or UDPLAB_AEAD_EVP_ONLY is set
+   * to anything but empty or 0).
    */
   aeadPath?: 'primitives' | 'evp';
   readonly BATCH: number;
