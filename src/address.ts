@@ -58,7 +58,8 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
     // Loaded only for names: literal addresses (the common case) skip its start-up cost.
     const { lookup } = await import('node:dns/promises');
     const r = await lookup(h, { order: 'ipv4first' });
-    if (r.family === 6) return { address: notIpv4Compatible(r.address, host), family: 'udp6' };
+    if (r.family === 6)
+      return { address: notIpv4Compatible(r.address, host, true), family: 'udp6' };
     return { address: r.address, family: 'udp4' };
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -89,18 +90,23 @@ async function zoneByName(address: string): Promise<string> {
  * Refuses an IPv4-compatible IPv6 address (`::a.b.c.d`, the rest of ::/96 but `::` and `::1`),
  * deprecated since RFC 4291: `::127.0.0.1` reads like loopback, but it is `::7f00:1`, an IPv6
  * address that Linux sends out through the default IPv6 route, to another machine.
+ * @param asTyped - what the user wrote; `resolved` when it is a name that resolved to `address`.
  * @returns the address when it is not one.
- * @throws UsageError naming the IPv4 address meant and the two spellings that reach it.
+ * @throws UsageError naming the IPv4 address it embeds and the two spellings that reach that one
+ * (none for 0.0.0.0/8, which no one can be sent to).
  */
-function notIpv4Compatible(address: string, asTyped: string): string {
+function notIpv4Compatible(address: string, asTyped: string, resolved = false): string {
   const c = canonicalAddress(address).split('%')[0] ?? '';
   const m = /^::(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,4})$/.exec(c);
   if (m === null || c === '::1') return address;
   const hi = Number.parseInt(m[1] ?? '0', 16);
   const lo = Number.parseInt(m[2] ?? '0', 16);
   const v4 = `${String(hi >> 8)}.${String(hi & 0xff)}.${String(lo >> 8)}.${String(lo & 0xff)}`;
+  const what = resolved ? `'${asTyped}' resolves to ${c}` : `'${asTyped}' is ${c}`;
+  const instead =
+    hi >> 8 === 0 ? '' : `: for ${v4}, write ${v4}, or ::ffff:${v4} for a dual-stack socket`;
   throw new UsageError(
-    `'${asTyped}' is the IPv4-compatible IPv6 address ${c} (deprecated, RFC 4291), which is routed as IPv6, not to ${v4}: write ${v4}, or ::ffff:${v4} for a dual-stack socket`,
+    `${what}, an IPv4-compatible IPv6 address (deprecated, RFC 4291), which is routed as IPv6, not to ${v4}${instead}`,
   );
 }
 

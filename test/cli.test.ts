@@ -85,28 +85,32 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
 test('an IPv4-compatible IPv6 address (::127.0.0.1 is not loopback) is refused before any socket', async () => {
   // resolveHost is what every command's host goes through; only it is called here, so no
   // datagram can leave even if the refusal broke (::7f00:1 is routed as IPv6, off this machine).
-  for (const [typed, v4] of [
-    ['::127.0.0.1', '127.0.0.1'],
-    ['[::7f00:1]', '127.0.0.1'],
-    ['0:0:0:0:0:0:a00:1', '10.0.0.1'],
-    ['::2', '0.0.0.2'],
-  ] as const) {
+  const v4s = {
+    '::127.0.0.1': '127.0.0.1',
+    '[::7f00:1]': '127.0.0.1',
+    '0:0:0:0:0:0:a00:1': '10.0.0.1',
+  };
+  for (const [typed, v4] of Object.entries(v4s)) {
     await assert.rejects(resolveHost(typed), (err: unknown) => {
       assert.ok(err instanceof UsageError);
       assert.equal(err.code, 'UDPLAB_ERR_USAGE');
+      const d = v4.replaceAll('.', '\\.');
       assert.match(
         err.message,
-        new RegExp(
-          `routed as IPv6, not to ${v4.replaceAll('.', '\\.')}: write ${v4}, or ::ffff:${v4}`,
-        ),
+        new RegExp(`routed as IPv6, not to ${d}: for ${d}, write ${d}, or ::ffff:${d} `),
       );
       return true;
     });
   }
+  // In 0.0.0.0/8 ("this network"), which nothing can be sent to, no spelling is suggested.
+  await assert.rejects(resolveHost('::0.0.0.2'), {
+    message:
+      "'::0.0.0.2' is ::2, an IPv4-compatible IPv6 address (deprecated, RFC 4291), which is routed as IPv6, not to 0.0.0.2",
+  });
   for (const ok of ['::1', '::', '::ffff:127.0.0.1', 'fe80::1%lo', '::1:0:0:1', '2001:db8::1'])
     assert.equal((await resolveHost(ok)).family, 'udp6', ok);
   const r = await runCli(['server', '::127.0.0.1', '5000']);
-  assert.match(r.stderr.text, /'::127\.0\.0\.1' is the IPv4-compatible IPv6 address ::7f00:1/);
+  assert.match(r.stderr.text, /'::127\.0\.0\.1' is ::7f00:1, an IPv4-compatible IPv6 address/);
 });
 
 test('a numeric zone is named by its interface (libuv reads only names), an unknown one stays', async (t) => {
