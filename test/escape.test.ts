@@ -34,6 +34,14 @@ test('the rules docs/events.md lists: separators and format characters as \\uNNN
     escapePayload(Buffer.from('\u00ad\u061c\u200c\u200d\u2060\u{e0041}')),
     '\\u00ad\\u061c\\u200c\\u200d\\u2060\\u{e0041}',
   );
+  // And the default-ignorable code points: the combining grapheme joiner, variation selectors,
+  // Khmer and Mongolian invisibles, and the Hangul fillers that show as a space.
+  assert.equal(
+    escapePayload(
+      Buffer.from("I'm\u034ffake I'm\u3164fake \u115f\u1160\uffa0\u17b4\u180b\ufe0f\u{e0100}"),
+    ),
+    "I'm\\u034ffake I'm\\u3164fake \\u115f\\u1160\\uffa0\\u17b4\\u180b\\ufe0f\\u{e0100}",
+  );
   // …but not the characters around them: letters, marks, symbols, emoji.
   assert.equal(escapePayload(Buffer.from('é ✓ ก่ 👍')), 'é ✓ ก่ 👍');
 });

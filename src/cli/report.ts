@@ -26,14 +26,14 @@ export function wantsJson(argv: readonly string[]): boolean {
 
 /**
  * A message made safe for a terminal: control characters (C0, DEL, C1), line separators and format
- * characters (Unicode's Cf: bidi controls, zero-width characters…), which may come from the user's
+ * characters and default-ignorable code points (bidi controls, zero-width characters…), which may come from the user's
  * own arguments, are shown as escapes instead of being written raw to stderr (as payloads are:
  * src/wire/escape.ts).
  */
 export function safeText(text: string): string {
   return text.replace(
     // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu,
+    /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}\p{Default_Ignorable_Code_Point}]/gu,
     (c) => {
       const cp = c.codePointAt(0) ?? 0;
       if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, '0')}`;

@@ -6,9 +6,10 @@
  * Rules: printable ASCII and printable non-ASCII UTF-8 characters are kept; `\` becomes `\\`;
  * `\n`, `\r`, `\t` stay as those escapes; any other control character (C0, DEL, and C1 by its code
  * point, so U+0085 and a lone byte 0x85 both show as `\x85`), and every byte that is not part of
- * valid UTF-8, becomes `\xNN`; U+2028, U+2029 and every format character (Unicode's category Cf:
- * the bidi controls, zero-width characters, U+FEFF, tag characters…) become `\uNNNN` (`\u{NNNNN}`
- * above U+FFFF). docs/events.md lists the same rules for users.
+ * valid UTF-8, becomes `\xNN`; U+2028, U+2029 and every invisible character (Unicode's format
+ * characters, category Cf: the bidi controls, zero-width characters, U+FEFF, tag characters…; and
+ * its default-ignorable code points: variation selectors, Hangul fillers…) become `\uNNNN`
+ * (`\u{NNNNN}` above U+FFFF). docs/events.md lists the same rules for users.
  */
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -26,8 +27,12 @@ function hex(byte: number): string {
   return `\\x${byte.toString(16).padStart(2, '0')}`;
 }
 
-/** Unicode's general category Cf (format characters), U+00AD and up. */
-const FORMAT = /^\p{Cf}$/u;
+/**
+ * Characters that show as nothing: Unicode's format characters (general category Cf) and its
+ * default-ignorable code points (variation selectors, the combining grapheme joiner, Hangul fillers
+ * that render blank…). All are U+00AD and up.
+ */
+const INVISIBLE = /^[\p{Cf}\p{Default_Ignorable_Code_Point}]$/u;
 
 function escapeChar(ch: string): string {
   const cp = ch.codePointAt(0) ?? 0;
@@ -39,10 +44,10 @@ function escapeChar(ch: string): string {
   if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029) {
     return cp <= 0xff ? hex(cp) : `\\u${cp.toString(16).padStart(4, '0')}`;
   }
-  // Format characters (Unicode's Cf): invisible, yet they reorder (bidi controls), join or split
-  // what is shown (U+200B–U+200D, U+2060), or hide text (tag characters U+E0000–U+E007F), so
-  // `I'm fake` and `I'm\u200bfake` must not print alike.
-  if (cp >= 0xad && FORMAT.test(ch)) {
+  // Invisible characters: they reorder (bidi controls), join or split what is shown (U+200B–U+200D,
+  // U+2060, U+034F), change a glyph (variation selectors), look like a space (U+3164) or hide text
+  // (tag characters U+E0000–U+E007F), so `I'm fake` and `I'm\u200bfake` must not print alike.
+  if (cp >= 0xad && INVISIBLE.test(ch)) {
     return cp <= 0xffff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u{${cp.toString(16)}}`;
   }
   return ch;
