@@ -239,11 +239,12 @@ export async function writeKeyFile(
         { cause: err },
       );
     }
-    throw new UdplabError(
-      ErrorCodes.KEY,
-      `cannot write key file ${path}: ${describeFsError(err)}`,
-      { cause: err },
-    );
+    // ENOENT with the folder there: a file system that takes no new files (/proc, /sys).
+    const why =
+      code === 'ENOENT' && (await stat(dirname(path)).catch(() => undefined))?.isDirectory()
+        ? 'its folder does not take new files'
+        : describeFsError(err);
+    throw new UdplabError(ErrorCodes.KEY, `cannot write key file ${path}: ${why}`, { cause: err });
   }
 }
 
@@ -258,6 +259,12 @@ function describeFsError(err: unknown): string {
     ENOSPC: 'no space left on the device',
     EISDIR: 'it is a directory',
     ENOTDIR: 'a part of the path is not a directory',
+    ENAMETOOLONG: 'the name is too long',
+    ELOOP: 'too many symbolic links in the path',
+    EDQUOT: 'the disk quota is exceeded',
   };
-  return (code && words[code]) ?? (err instanceof Error ? err.message : String(err));
+  if (code !== undefined && words[code] !== undefined) return words[code];
+  // Anything else: Node's text without the syscall and path it repeats (`EIO: i/o error, open 'x'`).
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/, \w+ '.*'$/s, '');
 }

@@ -13,6 +13,7 @@ import {
   readdir,
   readlink,
   rm,
+  stat,
   symlink,
   writeFile,
 } from 'node:fs/promises';
@@ -161,4 +162,22 @@ test('key files: a directory and an oversized file are refused before reading; l
   const link = join(dir, 'link.key');
   await symlink('lab.key', link);
   assert.equal((await readKeyFile(link)).key.id, (await readKeyFile(key)).key.id);
+});
+
+test('keygen --out where no file can be made: the folder missing, a folder that takes no files, a name too long', async (t) => {
+  const dir = await tempDir(t);
+  const cases: [string, RegExp][] = [
+    [join(dir, 'none', 'k.key'), /: its folder does not exist\n$/],
+    [join(dir, 'x'.repeat(300)), /: the name is too long\n$/],
+  ];
+  // procfs has the folder but takes no new files (Linux).
+  if ((await stat('/proc/self').catch(() => undefined)) !== undefined)
+    cases.push(['/proc/udplab-test.key', /: its folder does not take new files\n$/]);
+  for (const [path, why] of cases) {
+    const r = await runCli(['keygen', '--out', path]);
+    assert.equal(r.code, 1, path);
+    assert.match(r.stderr.text, /^udplab: error: cannot write key file /);
+    assert.match(r.stderr.text, why);
+    assert.doesNotMatch(r.stderr.text, /ENAMETOOLONG|open '/);
+  }
 });
