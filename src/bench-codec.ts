@@ -67,7 +67,7 @@ export function plainCodec(size: number): BenchCodec {
  * @throws RangeError when size is out of range.
  */
 export function idCodec(size: number): BenchCodec {
-  checkSize(size, 10 + ID_OVERHEAD);
+  checkSize(size, 10 + ID_OVERHEAD, ' with --id (room for a 10-digit ID and "; ")');
   const expected = Buffer.from(replyText(size), 'latin1');
   return {
     mode: 'id',
@@ -90,8 +90,10 @@ export function idCodec(size: number): BenchCodec {
   };
 }
 
-function checkSize(size: number, min: number): void {
+function checkSize(size: number, min: number, why = ''): void {
   if (!Number.isInteger(size) || size < min || size > 65507) {
-    throw new RangeError(`size must be an integer from ${min} to 65507 bytes`);
+    throw new RangeError(
+      `size (--size) must be an integer from ${String(min)} to 65507 bytes${why}`,
+    );
   }
 }

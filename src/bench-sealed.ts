@@ -29,7 +29,9 @@ import { replyText } from './wire/text.js';
 export function sealedCodec(key: SealKey, size: number, now: () => number = Date.now): BenchCodec {
   const max = 65507 - SEALED_OVERHEAD;
   if (!Number.isInteger(size) || size < 0 || size > max) {
-    throw new RangeError(`size must be an integer from 0 to ${max} bytes in sealed mode`);
+    throw new RangeError(
+      `size (--size) must be an integer from 0 to ${String(max)} bytes with --key-file (a sealed datagram is ${String(SEALED_OVERHEAD)} bytes longer)`,
+    );
   }
   const body = Buffer.alloc(size, 'x');
   const expected = Buffer.from(replyText(size), 'latin1');

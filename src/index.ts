@@ -53,6 +53,7 @@ export {
 } from './wire/sealed.js';
 export {
   DEFAULT_REPLAY_CAPACITY,
+  MAX_REPLAY_CAPACITY,
   DEFAULT_WINDOW_MS,
   ReplayCache,
   type ReplayCacheOptions,

@@ -32,6 +32,12 @@
 export const DEFAULT_WINDOW_MS = 30_000;
 /** Default cache capacity in entries. */
 export const DEFAULT_REPLAY_CAPACITY = 65_536;
+/**
+ * The largest capacity: 2^24 entries, ~3.2 GB when full (~190 bytes an entry, docs/sealed.md). Its
+ * reply slab (128 bytes a slot) then takes 2 GiB, within one typed array; a bound this high is for
+ * a fast server with a long window, and it keeps "bounded memory" a number.
+ */
+export const MAX_REPLAY_CAPACITY = 16_777_216;
 
 /** Options of {@link ReplayCache}. */
 export interface ReplayCacheOptions {
@@ -125,14 +131,14 @@ export class ReplayCache {
   #pendingHi = 0;
   #pendingLo = 0;
 
-  /** @throws RangeError when windowMs is not > 0 or capacity not an integer ≥ 1. */
+  /** @throws RangeError when windowMs is not > 0 or capacity not an integer from 1 to {@link MAX_REPLAY_CAPACITY}. */
   constructor(options: ReplayCacheOptions = {}) {
     const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     const capacity = options.capacity ?? DEFAULT_REPLAY_CAPACITY;
     if (!(windowMs > 0 && Number.isFinite(windowMs)))
       throw new RangeError('windowMs must be a positive number');
-    if (!(Number.isSafeInteger(capacity) && capacity >= 1))
-      throw new RangeError('capacity must be an integer ≥ 1');
+    if (!(Number.isSafeInteger(capacity) && capacity >= 1 && capacity <= MAX_REPLAY_CAPACITY))
+      throw new RangeError(`capacity must be an integer from 1 to ${String(MAX_REPLAY_CAPACITY)}`);
     this.windowMs = windowMs;
     this.capacity = capacity;
     this.notBeforeMs = options.notBeforeMs ?? -Infinity;

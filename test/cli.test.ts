@@ -52,6 +52,9 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
     ['client', '127.0.0.1:1060'],
     ['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m'],
     ['server', '::127.0.0.1', '5000'],
+    ['server', '127.0.0.1', '5000', '--key-file', 'k', '--replay-cache', '16777217'],
+    ['client', '127.0.0.1', '5000', '--attempts', '99999999999999999999'],
+    ['bench', '127.0.0.1', '5000', '--id', '-s', '5'],
   ];
   for (const argv of cases) {
     const r = await runCli(argv);
@@ -74,6 +77,13 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
   assert.equal(help.stdout.text, '', 'no page of help for an unknown command');
   const joined = await runCli(['client', '[::1]:1060']);
   assert.match(joined.stderr.text, /write HOST and PORT as two arguments \(::1 1060\)/);
+  const small = await runCli(['bench', '127.0.0.1', '5000', '--id', '-s', '5']);
+  assert.match(
+    small.stderr.text,
+    /size \(--size\) must be an integer from 12 to 65507 bytes with --id \(room for a 10-digit ID and "; "\)/,
+  );
+  const huge = await runCli(['server', '127.0.0.1', '5000', '--replay-cache', '16777217']);
+  assert.match(huge.stderr.text, /expected a whole number from 1 to 16,777,216/);
   const fill = await runCli(['bigsend', '127.0.0.1', '1060', '--fill', '\x1b[31m']);
   assert.match(fill.stderr.text, /got '\\x1b\[31m'/);
   // Invisible format characters in an argument are shown too (U+200B, U+202E, a tag character).

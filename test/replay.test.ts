@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RateLimiter, ReplayCache } from '../src/index.js';
+import { MAX_REPLAY_CAPACITY, RateLimiter, ReplayCache } from '../src/index.js';
 
 const T0 = 1_800_000_000_000;
 const REPLY = new Uint8Array([1, 2, 3]);
@@ -150,6 +150,11 @@ test('memory: the rate-limit table never holds more than maxSources, under 100,0
 
 test('bad bounds throw RangeError', () => {
   assert.throws(() => new ReplayCache({ capacity: 0 }), RangeError);
+  // The upper bound keeps memory a number (~3.2 GB at most) and the reply slab one typed array.
+  assert.throws(() => new ReplayCache({ capacity: MAX_REPLAY_CAPACITY + 1 }), {
+    message: 'capacity must be an integer from 1 to 16777216',
+  });
+  assert.equal(new ReplayCache({ capacity: MAX_REPLAY_CAPACITY }).capacity, 16_777_216);
   assert.throws(() => new ReplayCache({ windowMs: 0 }), RangeError);
   assert.throws(() => new RateLimiter({ ratePerSecond: 0 }), RangeError);
   assert.throws(() => new RateLimiter({ ratePerSecond: 1, maxSources: 0 }), RangeError);

@@ -90,8 +90,13 @@ export function fraction(text: string): number {
 /** A whole number ≥ 1. */
 export function positiveInt(text: string): number {
   const v = decimal(text);
-  if (!/^\s*[0-9]+\s*$/.test(text) || !Number.isSafeInteger(v) || v < 1) {
-    throw new InvalidArgumentError('expected a whole number ≥ 1');
+  const whole = /^\s*[0-9]+\s*$/.test(text);
+  if (!whole || !Number.isSafeInteger(v) || v < 1) {
+    throw new InvalidArgumentError(
+      whole && v > 1
+        ? `expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}`
+        : 'expected a whole number ≥ 1',
+    );
   }
   return v;
 }

@@ -11,6 +11,7 @@ import { loadKeyOption } from './keys.js';
 import {
   backendChoice,
   nonNegativeInt,
+  intUpTo,
   positiveInt,
   positiveNumber,
   probability,
@@ -19,6 +20,7 @@ import {
 import type { BackendChoice } from '../backend/types.js';
 import type { RejectReason } from '../server-events.js';
 import { UsageError } from '../errors.js';
+import { MAX_REPLAY_CAPACITY } from '../replay.js';
 
 function hardeningLine(e: ServerEvent & { event: 'listening' }): string | undefined {
   const parts: string[] = [];
@@ -138,8 +140,8 @@ export function defineServer(cmd: Command, ctx: CommandContext): void {
         )
         .option(
           '--replay-cache <n>',
-          'sealed mode: remember at most N request IDs; when full, refuse new requests (default 65536)',
-          positiveInt,
+          'sealed mode: remember at most N request IDs (at most 16777216, ~190 bytes each); when full, refuse new requests (default 65536)',
+          intUpTo(MAX_REPLAY_CAPACITY),
         )
         .option(
           '--rate-limit <n>',
