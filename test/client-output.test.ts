@@ -36,6 +36,11 @@ test('clip: at most 200 characters then …, never cutting an escape or a surrog
     assert.ok(cut.length <= SHOWN_CHARS + 1 && text.startsWith(cut.slice(0, -1)));
     assert.match(cut, /^(?:[^\\]|\\[\\nrt]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})*…$/su);
   }
+  // A `\u{` that no `}` closes (not from escapePayload, which doubles a sent `\`) ends: no hang.
+  assert.equal(
+    clip(`${'a'.repeat(150)}\\u{${'b'.repeat(100)}`),
+    `${'a'.repeat(150)}\\u{${'b'.repeat(47)}…`,
+  );
   // The same for format characters above U+FFFF (tag characters: `\u{e0041}`, 9 characters).
   const tags = escapePayload(Buffer.from('x\u{e0041}'.repeat(100)));
   for (let start = 0; start < 20; start++) {

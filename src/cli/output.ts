@@ -134,6 +134,12 @@ export function quote(text: string): string {
 /** The most characters of a payload a human line shows (JSON events carry it whole). */
 export const SHOWN_CHARS = 200;
 
+/** The length of a `\u{…}` escape at `at`, or 2 when it is not closed (then `\u` is text). */
+function braced(text: string, at: number): number {
+  const close = text.indexOf('}', at + 3);
+  return close < 0 ? 2 : close + 1 - at;
+}
+
 /**
  * A long payload's display text (wire/escape.ts) cut for a terminal line: at most its first
  * {@link SHOWN_CHARS} characters, then `…`. The cut never splits an escape (`\x0…` would misread
@@ -150,7 +156,7 @@ export function clip(text: string): string {
           ? 4
           : text[end + 1] === 'u'
             ? text[end + 2] === '{'
-              ? text.indexOf('}', end) + 1 - end
+              ? braced(text, end)
               : 6
             : 2
         : code >= 0xd800 && code <= 0xdbff
