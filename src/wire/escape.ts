@@ -28,29 +28,27 @@ function hex(byte: number): string {
 }
 
 /**
- * Characters that show as nothing: Unicode's format characters (general category Cf) and its
- * default-ignorable code points (variation selectors, the combining grapheme joiner, Hangul fillers
- * that render blank…). All are U+00AD and up.
+ * Every character that is not shown as it is: `\`, C0 controls, DEL, C1 controls, the line and
+ * paragraph separators U+2028/U+2029, and the characters that show as nothing: Unicode's format
+ * characters (general category Cf) and its default-ignorable code points. The invisible ones
+ * reorder a line (bidi controls), join or split what is shown (U+200B–U+200D, U+2060, U+034F),
+ * change a glyph (variation selectors), look like a space (U+3164) or hide text (tag characters
+ * U+E0000–U+E007F), so `I'm fake` and `I'm\u200bfake` must not print alike.
  */
-const INVISIBLE = /^[\p{Cf}\p{Default_Ignorable_Code_Point}]$/u;
+const SPECIAL =
+  '[\\x00-\\x1f\\x5c\\x7f-\\x9f\\u2028\\u2029\\p{Cf}\\p{Default_Ignorable_Code_Point}]';
+const HAS_SPECIAL = new RegExp(SPECIAL, 'u');
+const EVERY_SPECIAL = new RegExp(SPECIAL, 'gu');
 
-function escapeChar(ch: string): string {
-  const cp = ch.codePointAt(0) ?? 0;
+/** The escape of one {@link SPECIAL} character. */
+function escapeSpecial(ch: string): string {
   if (ch === '\\') return '\\\\';
   if (ch === '\n') return '\\n';
   if (ch === '\r') return '\\r';
   if (ch === '\t') return '\\t';
-  // C0, DEL, C1 controls, and the bidi/line separators that could rearrange a terminal line.
-  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029) {
-    return cp <= 0xff ? hex(cp) : `\\u${cp.toString(16).padStart(4, '0')}`;
-  }
-  // Invisible characters: they reorder (bidi controls), join or split what is shown (U+200B–U+200D,
-  // U+2060, U+034F), change a glyph (variation selectors), look like a space (U+3164) or hide text
-  // (tag characters U+E0000–U+E007F), so `I'm fake` and `I'm\u200bfake` must not print alike.
-  if (cp >= 0xad && INVISIBLE.test(ch)) {
-    return cp <= 0xffff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u{${cp.toString(16)}}`;
-  }
-  return ch;
+  const cp = ch.codePointAt(0) ?? 0;
+  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return hex(cp); // C1 by its code point: \x85
+  return cp <= 0xffff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u{${cp.toString(16)}}`;
 }
 
 /**
@@ -79,9 +77,8 @@ function sequenceAt(data: Uint8Array, i: number): number {
 }
 
 function escapeText(text: string): string {
-  let out = '';
-  for (const ch of text) out += escapeChar(ch);
-  return out;
+  // One scan of the text: most non-ASCII payloads (words in any script) have nothing to escape.
+  return HAS_SPECIAL.test(text) ? text.replace(EVERY_SPECIAL, escapeSpecial) : text;
 }
 
 /** The payload as one safe line of text (see the module comment for the rules). */
