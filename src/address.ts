@@ -89,7 +89,8 @@ async function zoneByName(address: string): Promise<string> {
 /**
  * Refuses an IPv4-compatible IPv6 address (`::a.b.c.d`, the rest of ::/96 but `::` and `::1`),
  * deprecated since RFC 4291: `::127.0.0.1` reads like loopback, but it is `::7f00:1`, an IPv6
- * address that Linux sends out through the default IPv6 route, to another machine.
+ * address that Linux sends out through the default IPv6 route, to another machine. The same for
+ * the IPv4-translated form of RFC 2765 (`::ffff:0:a.b.c.d`), one `0:` away from the mapped form.
  * @param asTyped - what the user wrote; `resolved` when it is a name that resolved to `address`.
  * @returns the address when it is not one.
  * @throws UsageError naming the IPv4 address it embeds and the two spellings that reach that one
@@ -97,7 +98,8 @@ async function zoneByName(address: string): Promise<string> {
  */
 function notIpv4Compatible(address: string, asTyped: string, resolved = false): string {
   const c = canonicalAddress(address).split('%')[0] ?? '';
-  const m = /^::(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,4})$/.exec(c);
+  const translated = /^::ffff:0:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(c);
+  const m = translated ?? /^::(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,4})$/.exec(c);
   if (m === null || c === '::1') return address;
   const hi = Number.parseInt(m[1] ?? '0', 16);
   const lo = Number.parseInt(m[2] ?? '0', 16);
@@ -106,7 +108,7 @@ function notIpv4Compatible(address: string, asTyped: string, resolved = false): 
   const instead =
     hi >> 8 === 0 ? '' : `: for ${v4}, write ${v4}, or ::ffff:${v4} for a dual-stack socket`;
   throw new UsageError(
-    `${what}, an IPv4-compatible IPv6 address (deprecated, RFC 4291), which is routed as IPv6, not to ${v4}${instead}`,
+    `${what}, ${translated === null ? 'an IPv4-compatible IPv6 address (deprecated, RFC 4291)' : 'an IPv4-translated IPv6 address (RFC 2765, obsolete)'}, which is routed as IPv6, not to ${v4}${instead}`,
   );
 }
 

@@ -112,6 +112,10 @@ test('an IPv4-compatible IPv6 address (::127.0.0.1 is not loopback) is refused b
       return true;
     });
   }
+  await assert.rejects(resolveHost('::ffff:0:127.0.0.1'), {
+    message:
+      "'::ffff:0:127.0.0.1' is ::ffff:0:7f00:1, an IPv4-translated IPv6 address (RFC 2765, obsolete), which is routed as IPv6, not to 127.0.0.1: for 127.0.0.1, write 127.0.0.1, or ::ffff:127.0.0.1 for a dual-stack socket",
+  });
   // In 0.0.0.0/8 ("this network"), which nothing can be sent to, no spelling is suggested.
   await assert.rejects(resolveHost('::0.0.0.2'), {
     message:
