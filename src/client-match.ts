@@ -69,7 +69,10 @@ export type WrongIdKind = 'noId' | 'otherId' | 'fromElsewhere';
 export interface ReplyMatch {
   /** The reply's body: the datagram itself, or in sealed mode its opened body. */
   reply: Buffer;
-  /** Escaped for display: without the ID token when it matched, whole when the ID was wrong. */
+  /**
+   * Escaped for display: without the ID token when the request had one and it matched; whole when
+   * the ID was wrong, and when the request had no ID.
+   */
   text: string;
   /** Why it is not the reply, as far as its content tells (not `stranger` or `duplicate`). */
   verdict: IgnoreReason | undefined;

@@ -56,7 +56,7 @@ export interface RequestOptions extends BackoffOptions {
 /** What {@link request} resolves to. */
 export interface RequestResult {
   reply: Buffer;
-  /** The reply without its ID token, escaped for display. */
+  /** The reply escaped for display, without its ID token when `id` was given (else whole). */
   text: string;
   from: Endpoint;
   /** The client's own address and port. */
