@@ -18,9 +18,11 @@
  * opened with them directly, as RFC 8439 composes them: one ChaCha20 call from block 0 gives the
  * Poly1305 key and the text, one Poly1305 pass covers AAD ‖ pad ‖ ciphertext ‖ pad ‖ lengths.
  * These functions are OpenSSL's internals (stable since 1.1.0, but not its public API), so they
- * are used only after a self-test at load time: the RFC 8439 §2.8.2 vector and EVP's own output
- * for a range of lengths must come out byte for byte, or every call goes through EVP (as it does
- * when UDPLAB_AEAD_EVP_ONLY is set to anything but empty or 0).
+ * are used only with an OpenSSL of the 1.1 or 3 series and after a self-test, run when the first
+ * key is made (a process that never seals never calls them): the RFC 8439 §2.8.2 vector and EVP's
+ * own output for a range of lengths must come out byte for byte, or every call goes through EVP
+ * (as it does when UDPLAB_AEAD_EVP_ONLY is set to anything but empty or 0, and for texts over
+ * SCRATCH_TEXT bytes).
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8 /* type tags: Node ≥ 12.19 */
@@ -57,7 +59,9 @@ static struct {
   void (*poly_init)(void* ctx, const unsigned char key[32]);
   void (*poly_update)(void* ctx, const unsigned char* in, size_t len);
   void (*poly_final)(void* ctx, unsigned char tag[16]);
-  int usable; /* resolved and passed the self-test */
+  int (*memcmp)(const void* a, const void* b, size_t len); /* CRYPTO_memcmp: constant time */
+  unsigned long (*version)(void);                          /* OpenSSL_version_num */
+  int usable; /* resolved, a known OpenSSL, and passed the self-test */
 } fast;
 
 #define HEADER 3   /* magic, version, type: the associated data */
@@ -69,9 +73,15 @@ static struct {
 /* Marks key handles, so that no other external can be taken for one. */
 static const napi_type_tag KEY_TAG = {0x7564706c61626165ULL, 0x6164206b65792031ULL};
 
-/* The fast path's scratch: block 0 ‖ text, then the Poly1305 input (≤ 16 ‖ text ‖ 15 ‖ 16). */
-#define SCRATCH_TEXT 65536 /* any UDP datagram's text; longer ones go through EVP */
+/*
+ * The fast path's scratch: block 0 ‖ text, then the Poly1305 input (≤ 16 ‖ text ‖ 15 ‖ 16). Texts
+ * up to SCRATCH_TEXT take the fast path (a datagram the size of an Ethernet frame and more); longer
+ * ones go through EVP, where the fixed cost the fast path saves no longer counts (above ~8 KB the
+ * two are level), and a key's scratch stays ~4 KB.
+ */
+#define SCRATCH_TEXT 2048
 #define SCRATCH (64 + SCRATCH_TEXT + 16 + SCRATCH_TEXT + 15 + 16)
+_Static_assert(HEADER <= 16, "the scratch holds associated data of at most 16 bytes");
 
 typedef struct {
   EVP_CIPHER_CTX* seal;
@@ -79,9 +89,11 @@ typedef struct {
   unsigned int words[8]; /* the key as ChaCha20's little-endian words (fast path) */
   void* poly;            /* a Poly1305 context (fast path), else NULL */
   uint8_t* scratch;      /* SCRATCH bytes (fast path) */
+  int64_t accounted;     /* bytes reported to V8 (napi_adjust_external_memory) */
 } aead_key_t;
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
+static pthread_once_t fast_resolved = PTHREAD_ONCE_INIT;
 
 static int fast_selftest(void);
 
@@ -95,17 +107,37 @@ static void resolve_once(void) {
   *(void**)&ossl.update = dlsym(self, "EVP_CipherUpdate");
   *(void**)&ossl.final = dlsym(self, "EVP_CipherFinal_ex");
   *(void**)&ossl.ctrl = dlsym(self, "EVP_CIPHER_CTX_ctrl");
+}
+
+/*
+ * Decides on the fast path, once per process, when the first key is made (so that a process that
+ * never seals, such as a plain server, never calls OpenSSL's internals at all): the symbols, an
+ * OpenSSL of a series whose internals are known (1.1.x, 3.x), and the self-test.
+ */
+static void fast_once(void) {
+  void* self = RTLD_DEFAULT;
   *(void**)&fast.chacha = dlsym(self, "ChaCha20_ctr32");
   *(void**)&fast.poly_size = dlsym(self, "Poly1305_ctx_size");
   *(void**)&fast.poly_init = dlsym(self, "Poly1305_Init");
   *(void**)&fast.poly_update = dlsym(self, "Poly1305_Update");
   *(void**)&fast.poly_final = dlsym(self, "Poly1305_Final");
+  *(void**)&fast.memcmp = dlsym(self, "CRYPTO_memcmp");
+  *(void**)&fast.version = dlsym(self, "OpenSSL_version_num");
   const char* evp_only = getenv("UDPLAB_AEAD_EVP_ONLY"); /* unset, empty or 0: the fast path */
-  if ((evp_only == NULL || strcmp(evp_only, "") == 0 || strcmp(evp_only, "0") == 0) && ossl.ctx_new && ossl.ctx_free &&
-      ossl.chacha20_poly1305 && ossl.init && ossl.update && ossl.final && ossl.ctrl &&
-      fast.chacha && fast.poly_size && fast.poly_init && fast.poly_update && fast.poly_final &&
-      fast.poly_size() > 0 && fast.poly_size() <= 4096)
-    fast.usable = fast_selftest();
+  if (evp_only != NULL && strcmp(evp_only, "") != 0 && strcmp(evp_only, "0") != 0) return;
+  if (!fast.chacha || !fast.poly_size || !fast.poly_init || !fast.poly_update ||
+      !fast.poly_final || !fast.memcmp || !fast.version)
+    return;
+  unsigned long v = fast.version();
+  if (v >> 28 != 3 && v >> 20 != 0x101) return; /* 3.x: 0x3MM…; 1.1.x: 0x101… */
+  if (fast.poly_size() == 0 || fast.poly_size() > 4096) return;
+  fast.usable = fast_selftest();
+}
+
+/* Whether keys made now take the fast path (deciding it on the first call). */
+static int fast_ready(void) {
+  pthread_once(&fast_resolved, fast_once);
+  return fast.usable;
 }
 
 static int resolve(void) {
@@ -169,20 +201,18 @@ static void fast_seal(aead_key_t* k, const uint8_t* nonce, const uint8_t* aad, s
 /* Opens text (len bytes) into out when tag verifies; out is not written otherwise. */
 static int fast_open(aead_key_t* k, const uint8_t* nonce, const uint8_t* aad, size_t aad_len,
                      const uint8_t* text, size_t len, const uint8_t* tag, uint8_t* out) {
-  uint8_t *s = k->scratch, mine[16], diff = 0;
+  uint8_t *s = k->scratch, mine[16];
   memcpy(s + 64, text, len);
   fast_stream(k, nonce, s, len);
   fast_tag(k, s, aad, aad_len, text, len, s + 64 + len, mine);
-  for (int i = 0; i < 16; i++) diff |= (uint8_t)(mine[i] ^ tag[i]); /* constant time */
-  if (diff != 0) return 0;
-  memcpy(out, s + 64, len);
+  if (fast.memcmp(mine, tag, TAG) != 0) return 0;
+  if (len > 0) memcpy(out, s + 64, len); /* out is NULL for an empty text */
   return 1;
 }
 
-/* Gives k what the fast path needs; 0 (EVP only) when the fast path is off or memory is short. */
+/* Gives k what the fast path needs; 0 (EVP only) when memory is short. */
 static int fast_setup(aead_key_t* k, const uint8_t* secret) {
-  if (!fast.usable) return 0;
-  k->poly = malloc((fast.poly_size() + 63) & ~(size_t)63);
+  k->poly = malloc(fast.poly_size()); /* malloc's alignment is more than its 8 bytes need */
   k->scratch = malloc(SCRATCH);
   if (k->poly == NULL || k->scratch == NULL) {
     free(k->poly);
@@ -195,7 +225,12 @@ static int fast_setup(aead_key_t* k, const uint8_t* secret) {
   return 1;
 }
 
-static void finalize_key(napi_env env, void* data, void* hint) { free_key(data); }
+static void finalize_key(napi_env env, void* data, void* hint) {
+  aead_key_t* k = data;
+  int64_t ignored;
+  napi_adjust_external_memory(env, -k->accounted, &ignored);
+  free_key(k);
+}
 
 /* The bytes of a Uint8Array (or Buffer) argument. */
 static int bytes_of(napi_env env, napi_value v, uint8_t** data, size_t* len) {
@@ -216,8 +251,9 @@ static napi_value boolean(napi_env env, int b) {
   return v;
 }
 
-/* A key handle for secret (32 bytes), its EVP contexts set up; NULL when OpenSSL fails. */
-static aead_key_t* new_key(const uint8_t* secret) {
+/* A key handle for secret (32 bytes), its EVP contexts set up (and the fast path's state when
+ * with_fast); NULL when OpenSSL fails. */
+static aead_key_t* new_key(const uint8_t* secret, int with_fast) {
   aead_key_t* k = calloc(1, sizeof *k);
   if (k == NULL || (k->seal = ossl.ctx_new()) == NULL || (k->open = ossl.ctx_new()) == NULL ||
       ossl.init(k->seal, ossl.chacha20_poly1305(), NULL, secret, NULL, 1) != 1 ||
@@ -225,7 +261,7 @@ static aead_key_t* new_key(const uint8_t* secret) {
     if (k) free_key(k);
     return NULL;
   }
-  fast_setup(k, secret);
+  if (with_fast) fast_setup(k, secret);
   return k;
 }
 
@@ -289,9 +325,8 @@ static int fast_selftest(void) {
   enum { MAX = 1472 + OVERHEAD };
   uint8_t secret[KEY], text[sizeof rfc_text - 1], tag[TAG], a[MAX], b[MAX], out[MAX], back[MAX];
   int ok = 1;
-  fast.usable = 1; /* for new_key's fast_setup; the verdict is set below */
   for (int i = 0; i < KEY; i++) secret[i] = (uint8_t)(0x80 + i);
-  aead_key_t* k = new_key(secret);
+  aead_key_t* k = new_key(secret, 1);
   if (k == NULL || k->scratch == NULL) ok = 0;
   if (ok) {
     memcpy(text, rfc_text, sizeof text);
@@ -327,7 +362,7 @@ static napi_value js_key(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "aeadKey(secret): a 32-byte Uint8Array");
     return NULL;
   }
-  aead_key_t* k = new_key(secret);
+  aead_key_t* k = new_key(secret, fast_ready());
   if (k == NULL) {
     napi_throw_error(env, NULL, "aeadKey(): OpenSSL could not set up ChaCha20-Poly1305");
     return NULL;
@@ -336,6 +371,10 @@ static napi_value js_key(napi_env env, napi_callback_info info) {
     free_key(k);
     return NULL;
   }
+  /* What V8 cannot see of a handle: the contexts are OpenSSL's (~1 KB), the rest ours. */
+  int64_t ignored;
+  k->accounted = (int64_t)(sizeof *k + 1024 + (k->scratch ? SCRATCH + fast.poly_size() : 0));
+  napi_adjust_external_memory(env, k->accounted, &ignored);
   if (napi_type_tag_object(env, handle, &KEY_TAG) != napi_ok) return NULL;
   return handle;
 }
@@ -389,14 +428,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return boolean(env, open_into(k, d, len, out));
 }
 
+/* aeadPath (a getter): "primitives" or "evp", deciding the fast path if no key has yet. */
+static napi_value js_path(napi_env env, napi_callback_info info) {
+  napi_value path = NULL;
+  napi_create_string_utf8(env, fast_ready() ? "primitives" : "evp", NAPI_AUTO_LENGTH, &path);
+  return path;
+}
+
 napi_status aead_register(napi_env env, napi_value exports) {
   if (!resolve()) return napi_ok; /* no OpenSSL in this process: node:crypto it is */
-  napi_value path;
-  napi_status st = napi_create_string_utf8(env, fast.usable ? "primitives" : "evp",
-                                           NAPI_AUTO_LENGTH, &path);
-  if (st != napi_ok) return st;
   napi_property_descriptor props[] = {
-      {"aeadPath", NULL, NULL, NULL, NULL, path, napi_enumerable, NULL},
+      {"aeadPath", NULL, NULL, js_path, NULL, NULL, napi_enumerable, NULL},
       {"aeadKey", NULL, js_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aeadSeal", NULL, js_seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aeadOpen", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
