@@ -75,6 +75,12 @@ test('usage errors: exit 2, one line pointing to --help, no stack trace', async 
     /unknown command 'servr' \(did you mean server\?\); the commands: /,
   );
   assert.equal(help.stdout.text, '', 'no page of help for an unknown command');
+  const swallowed = await runCli(['client', '127.0.0.1', '--id', '47705']);
+  assert.equal(swallowed.code, 2);
+  assert.match(
+    swallowed.stderr.text,
+    /missing required argument 'port': --id took 47705 as its value; put --id after HOST PORT, or write --id=ID/,
+  );
   const joined = await runCli(['client', '[::1]:1060']);
   assert.match(joined.stderr.text, /write HOST and PORT as two arguments \(::1 1060\)/);
   const small = await runCli(['bench', '127.0.0.1', '5000', '--id', '-s', '5']);

@@ -108,9 +108,17 @@ function editDistance(a: string, b: string): number {
 /** `127.0.0.1:1060` or `[::1]:1060`: an address and a port written as one argument. */
 const HOST_COLON_PORT = /^(?:\[[0-9a-fA-F:.%\w]+\]|[^\s:]+):\d+$/;
 
-/** A usage message with a hint for the common slip of writing HOST:PORT as one argument. */
+/**
+ * A usage message with a hint for two common slips that leave the port missing: HOST:PORT written as
+ * one argument, and `--id` before the port, which takes the port as the ID.
+ */
 function withHint(message: string, argv: readonly string[]): string {
   if (!message.includes("missing required argument 'port'")) return message;
+  // `client HOST --id PORT`: the optional ID took the port (client's `--id [id]`).
+  const id = argv.indexOf('--id');
+  const taken = id < 0 ? undefined : argv[id + 1];
+  if (taken !== undefined && /^[0-9]+$/.test(taken))
+    return `${message}: --id took ${taken} as its value; put --id after HOST PORT, or write --id=ID`;
   const joined = argv.slice(1).find((a) => HOST_COLON_PORT.test(a));
   if (joined === undefined) return message;
   const at = joined.lastIndexOf(':');
