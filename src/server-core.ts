@@ -63,6 +63,8 @@ export interface HardeningInfo {
   windowMs?: number;
   replayCacheSize?: number;
   rateLimit?: number;
+  /** The bucket size with a rate limit: replies a quiet source may get at once. */
+  rateLimitBurst?: number;
 }
 
 /** Picks the hardening options out of a larger options object (for the socket backends). */
@@ -178,7 +180,10 @@ export class ServerCore {
       info.windowMs = this.#replay.windowMs;
       info.replayCacheSize = this.#replay.capacity;
     }
-    if (this.#limiter !== undefined) info.rateLimit = this.#limiter.ratePerSecond;
+    if (this.#limiter !== undefined) {
+      info.rateLimit = this.#limiter.ratePerSecond;
+      info.rateLimitBurst = this.#limiter.burst;
+    }
     return info;
   }
 

@@ -170,7 +170,7 @@ test('server --rate-limit: the listening line, the rate-limited events and summa
   });
   t.after(() => ac.abort());
   const m = await until(() => /Listening at 127\.0\.0\.1:(\d+)/.exec(stdout.text) ?? undefined);
-  assert.match(stdout.text, /Rate limit: 1 replies\/s per source address/);
+  assert.match(stdout.text, /Rate limit: 1 replies\/s per source address, bursts of 2\n/);
   const port = m[1] ?? '';
   for (let i = 0; i < 3; i++)
     await runCli(['client', '127.0.0.1', port, '--attempts', '1', '--timeout', '0.05']);
