@@ -130,6 +130,12 @@ export class ReplayCache {
   #pendingCell = -1;
   #pendingHi = 0;
   #pendingLo = 0;
+  /**
+   * The slot of an expired entry that {@link checkWords} last found for a new request (it reuses
+   * the ID: every copy of the old requests is stale by now); -1 when none. {@link rememberWords}
+   * then writes the new request there, in the entry's place.
+   */
+  #pendingSlot = -1;
 
   /** @throws RangeError when windowMs is not > 0 or capacity not an integer from 1 to {@link MAX_REPLAY_CAPACITY}. */
   constructor(options: ReplayCacheOptions = {}) {
@@ -177,9 +183,19 @@ export class ReplayCache {
     nowMs: number,
   ): ReplayVerdict {
     this.#pendingCell = -1;
+    this.#pendingSlot = -1;
     if (!(Math.abs(nowMs - timeMs) <= this.windowMs) || timeMs < this.notBeforeMs) return STALE;
     let cell = this.#find(hi | 0, lo | 0);
     const slot = cell < 0 ? -1 : (this.#table[cell + 2] ?? 0) - 1;
+    if (slot >= 0 && (this.#expires[slot] ?? 0) < nowMs) {
+      // Remembered, but expired (not yet swept): any copy of its datagrams is stale now, so this
+      // is a new request that reuses the ID, and it takes the entry's place.
+      this.#pendingCell = cell;
+      this.#pendingSlot = slot;
+      this.#pendingHi = hi | 0;
+      this.#pendingLo = lo | 0;
+      return NEW;
+    }
     if (slot >= 0) {
       if (attempt <= (this.#attempts[slot] ?? 0)) return REPLAY;
       this.#attempts[slot] = attempt;
@@ -198,6 +214,14 @@ export class ReplayCache {
   rememberWords(hi: number, lo: number, timeMs: number, attempt: number, reply: Uint8Array): void {
     hi |= 0;
     lo |= 0;
+    const reuse = this.#pendingSlot;
+    this.#pendingSlot = -1;
+    if (reuse >= 0 && this.#pendingCell >= 0 && this.#pendingHi === hi && this.#pendingLo === lo) {
+      this.#pendingCell = -1;
+      this.#long.delete(reuse);
+      this.#store(reuse, timeMs, attempt, reply);
+      return;
+    }
     if (this.#size >= this.capacity) return; // check() said full
     // One lookup per new request: checkWords() left the cell it found empty for this ID, and
     // nothing has changed the table since (every change clears it). Otherwise, look again.
@@ -218,17 +242,22 @@ export class ReplayCache {
     if (cell < 0) cell = this.#find(hi, lo);
     this.#idHi[slot] = hi;
     this.#idLo[slot] = lo;
-    this.#attempts[slot] = attempt;
-    this.#expires[slot] = timeMs + this.windowMs;
-    this.#lengths[slot] = reply.length;
-    if (reply.length <= REPLY_SLOT) this.#bytes.set(reply, slot * REPLY_SLOT);
-    else this.#long.set(slot, Uint8Array.from(reply));
+    this.#store(slot, timeMs, attempt, reply);
     const t = this.#table;
     t[cell] = hi;
     t[cell + 1] = lo;
     t[cell + 2] = slot + 1;
     this.#order[(this.#head + this.#size) % this.#order.length] = slot;
     this.#size++;
+  }
+
+  /** Writes a request's attempt, expiry and reply into its slot. */
+  #store(slot: number, timeMs: number, attempt: number, reply: Uint8Array): void {
+    this.#attempts[slot] = attempt;
+    this.#expires[slot] = timeMs + this.windowMs;
+    this.#lengths[slot] = reply.length;
+    if (reply.length <= REPLY_SLOT) this.#bytes.set(reply, slot * REPLY_SLOT);
+    else this.#long.set(slot, Uint8Array.from(reply));
   }
 
   /**
@@ -332,6 +361,7 @@ export class ReplayCache {
     if (nowMs === this.#lastSweepMs && this.#size < this.capacity) return false;
     this.#lastSweepMs = nowMs;
     this.#pendingCell = -1;
+    this.#pendingSlot = -1;
     const order = this.#order;
     const before = this.#size;
     while (this.#size > 0) {

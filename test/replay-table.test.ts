@@ -11,6 +11,7 @@ class ModelCache {
   readonly #m = new Map<bigint, { attempt: number; expires: number; reply: Uint8Array }>();
   #nextFull = -Infinity;
   #lastSweep = Number.NaN;
+  #reuse: bigint | undefined;
   constructor(
     readonly windowMs: number,
     readonly capacity: number,
@@ -20,9 +21,14 @@ class ModelCache {
     return this.#m.size;
   }
   check(id: bigint, timeMs: number, attempt: number, nowMs: number): ReplayVerdict {
+    this.#reuse = undefined;
     if (!(Math.abs(nowMs - timeMs) <= this.windowMs) || timeMs < this.notBeforeMs)
       return { kind: 'stale' };
     const e = this.#m.get(id);
+    if (e !== undefined && e.expires < nowMs) {
+      this.#reuse = id; // expired, not yet swept: a new request, in the entry's place
+      return { kind: 'new' };
+    }
     if (e !== undefined) {
       if (attempt <= e.attempt) return { kind: 'replay' };
       e.attempt = attempt;
@@ -43,6 +49,13 @@ class ModelCache {
     return this.#m.size >= this.capacity ? { kind: 'cache-full' } : { kind: 'new' };
   }
   remember(id: bigint, timeMs: number, attempt: number, reply: Uint8Array): void {
+    const reuse = this.#reuse === id;
+    this.#reuse = undefined;
+    if (reuse) {
+      // Map.set keeps an existing key's place in the order, as the table keeps the slot's.
+      this.#m.set(id, { attempt, expires: timeMs + this.windowMs, reply: Uint8Array.from(reply) });
+      return;
+    }
     if (this.#m.has(id) || this.#m.size >= this.capacity) return;
     this.#m.set(id, { attempt, expires: timeMs + this.windowMs, reply: Uint8Array.from(reply) });
   }

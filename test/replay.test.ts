@@ -37,6 +37,27 @@ test('replay cache: an ID is remembered exactly as long as a copy could pass the
   assert.equal(c.size, 0, 'swept');
 });
 
+test('replay cache: an expired ID not yet swept is new again, on an idle server too', () => {
+  const c = new ReplayCache({ windowMs: 2000, capacity: 10 });
+  c.remember(9n, T0, 1, REPLY);
+  c.remember(10n, T0 + 1, 1, REPLY);
+  // No other request in between: nothing has swept the entry, yet every copy of it is stale now.
+  assert.equal(c.check(9n, T0 + 4500, 1, T0 + 4500).kind, 'new', 'the ID reused after its window');
+  const again = new Uint8Array([4, 5]);
+  c.remember(9n, T0 + 4500, 1, again);
+  assert.equal(c.size, 2, 'in the old entry’s place, not beside it');
+  assert.equal(c.check(9n, T0 + 4500, 1, T0 + 4600).kind, 'replay', 'a copy of the new request');
+  const r = c.check(9n, T0 + 4700, 2, T0 + 4700);
+  assert.deepEqual(r.kind === 'retransmission' && [...r.reply], [4, 5], 'the new reply');
+  // A long reply (kept apart from the slab) is replaced as well.
+  const long = new Uint8Array(300).fill(6);
+  c.remember(11n, T0 + 4700, 1, long);
+  assert.equal(c.check(11n, T0 + 9000, 1, T0 + 9000).kind, 'new');
+  c.remember(11n, T0 + 9000, 1, REPLY);
+  const r2 = c.check(11n, T0 + 9001, 2, T0 + 9001);
+  assert.deepEqual(r2.kind === 'retransmission' && [...r2.reply], [...REPLY]);
+});
+
 test('replay cache: full of fresh IDs it fails closed; it frees up as they expire', () => {
   const c = new ReplayCache({ windowMs: 1000, capacity: 100 });
   for (let i = 0; i < 100; i++) {
