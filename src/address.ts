@@ -71,19 +71,31 @@ export async function resolveHost(host: string): Promise<ResolvedHost> {
  * Names a numeric zone by its interface (`fe80::1%2` → `fe80::1%eth0`), as Node names senders: then a
  * reply from `fe80::1%eth0` is the server's, and the socket gets the zone at all (on Unix, libuv's
  * uv_ip6_addr takes only names: if_nametoindex("2") is 0, and a zone of 0 is silently ignored). The
- * interface is the one whose link-local address has that scope ID; an index no such interface has
- * stays as typed.
+ * index is looked up in /sys/class/net (Linux), else among the link-local addresses' scope IDs; an
+ * index no interface has, and 0 (no zone), stay as typed.
  */
 async function zoneByName(address: string): Promise<string> {
   const m = /^([^%]*)%([0-9]+)$/.exec(address);
-  if (m === null) return address;
-  const index = Number(m[2]);
+  const index = Number(m?.[2] ?? 0);
+  if (m === null || !(index > 0)) return address;
+  const name = (await interfaceByIndex(index)) ?? '';
+  return name === '' ? address : `${m[1] ?? ''}%${name}`;
+}
+
+/** The name of the interface with this index, or undefined. */
+async function interfaceByIndex(index: number): Promise<string | undefined> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const names = await readdir('/sys/class/net').catch(() => [] as string[]);
+  for (const name of names) {
+    const text = await readFile(`/sys/class/net/${name}/ifindex`, 'latin1').catch(() => '');
+    if (Number(text.trim()) === index) return name;
+  }
+  // Elsewhere (or without /sys): a link-local address's scope ID is its interface's index.
   const { networkInterfaces } = await import('node:os');
   for (const [name, list] of Object.entries(networkInterfaces())) {
-    if (list?.some((i) => i.family === 'IPv6' && i.scopeid === index) === true)
-      return `${m[1] ?? ''}%${name}`;
+    if (list?.some((i) => i.family === 'IPv6' && i.scopeid === index) === true) return name;
   }
-  return address;
+  return undefined;
 }
 
 /**
