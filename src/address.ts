@@ -116,11 +116,16 @@ function notIpv4Compatible(address: string, asTyped: string, resolved = false): 
   const hi = Number.parseInt(m[1] ?? '0', 16);
   const lo = Number.parseInt(m[2] ?? '0', 16);
   const v4 = `${String(hi >> 8)}.${String(hi & 0xff)}.${String(lo >> 8)}.${String(lo & 0xff)}`;
-  const what = resolved ? `'${asTyped}' resolves to ${c}` : `'${asTyped}' is ${c}`;
+  const typed = unbracket(asTyped.trim());
+  const what = resolved
+    ? `'${asTyped}' resolves to ${c},`
+    : typed === c
+      ? `'${asTyped}' is`
+      : `'${asTyped}' is ${c},`;
   const instead =
     hi >> 8 === 0 ? '' : `: for ${v4}, write ${v4}, or ::ffff:${v4} for a dual-stack socket`;
   throw new UsageError(
-    `${what}, ${translated === null ? 'an IPv4-compatible IPv6 address (deprecated, RFC 4291)' : 'an IPv4-translated IPv6 address (RFC 2765, obsolete)'}, which is routed as IPv6, not to ${v4}${instead}`,
+    `${what} ${translated === null ? 'an IPv4-compatible IPv6 address (deprecated, RFC 4291)' : 'an IPv4-translated IPv6 address (RFC 2765, obsolete)'}, which is routed as IPv6, not to ${v4}${instead}`,
   );
 }
 

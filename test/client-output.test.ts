@@ -175,7 +175,7 @@ test('client give-up: a sealed client answered in plain text is told that, not t
   assert.match(silent ?? '', /\n {2}- the clocks: [^\n]*refuses the request as stale/);
   assert.match(
     silent ?? '',
-    /\n {2}- with --id: [^\n]*as a replay \(sealed IDs are numbers: --id 007 is 7\)/,
+    /\n {2}- if you chose the ID \(--id N\): [^\n]*as a replay \(sealed IDs are numbers: --id 007 is 7\)/,
   );
   assert.match(silent ?? '', /not running/);
 });

@@ -78,7 +78,16 @@ test('key files: missing, not a key, too open', async (t) => {
   await chmod(odd, 0o644);
   const w = await runCli(['client', '127.0.0.1', '9', '--key-file', odd, '--attempts', '1']);
   assert.ok(!w.stderr.text.includes('\x1b'), w.stderr.text);
-  assert.ok(w.stderr.text.includes(`run: chmod 600 '${dir}/a\\x1bb c.key'`), w.stderr.text);
+  // Shown escaped, the path is no command to copy: the hint then names none.
+  assert.match(
+    w.stderr.text,
+    /a\\x1bb c\.key is readable by other users; make it readable by you only \(chmod 600\)\n/,
+  );
+  const spaced = join(dir, "it's 2.key");
+  await runCli(['keygen', '--out', spaced]);
+  await chmod(spaced, 0o644);
+  const q = await runCli(['client', '127.0.0.1', '9', '--key-file', spaced, '--attempts', '1']);
+  assert.ok(q.stderr.text.includes(`run: chmod 600 '${dir}/it'\\''s 2.key'`), q.stderr.text);
 
   const missing = await runCli(['client', '127.0.0.1', '9', '--key-file', join(dir, 'none')]);
   assert.equal(missing.code, 1);
@@ -170,7 +179,7 @@ test('server --rate-limit: the listening line, the rate-limited events and summa
   });
   t.after(() => ac.abort());
   const m = await until(() => /Listening at 127\.0\.0\.1:(\d+)/.exec(stdout.text) ?? undefined);
-  assert.match(stdout.text, /Rate limit: 1 replies\/s per source address, bursts of 2\n/);
+  assert.match(stdout.text, /Rate limit: 1 reply\/s per source address, bursts of 2\n/);
   const port = m[1] ?? '';
   for (let i = 0; i < 3; i++)
     await runCli(['client', '127.0.0.1', port, '--attempts', '1', '--timeout', '0.05']);

@@ -138,7 +138,7 @@ function keyCauses(e: GaveUpEvent): string[] {
         : ''),
     '  - with the same key: the server’s replay cache is full (e.g. after a udplab bench run; its summary counts cache-full): it refuses new requests until entries expire, within twice its --window (60 s by default); retry later, or start it with a larger --replay-cache or a shorter --window',
     '  - the clocks: the server takes a request only within its --window (±30 s by default) of its own clock, and none sealed before it started; if the two clocks differ by more, or the server started less than that difference ago, it refuses the request as stale (its log says which)',
-    '  - with --id: the server refuses an ID it has answered within twice its --window as a replay (sealed IDs are numbers: --id 007 is 7); run without --id for a fresh random one',
+    '  - if you chose the ID (--id N): the server refuses an ID it has answered within twice its --window as a replay (sealed IDs are numbers: --id 007 is 7); run without --id for a fresh random one',
   ];
 }
 

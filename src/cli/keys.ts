@@ -3,10 +3,15 @@ import { readKeyFile, type SealKey } from '../keys.js';
 import type { CommandContext } from './context.js';
 import { safeText } from './report.js';
 
-/** `path` as one shell word, shown safely: quoted when it holds more than [A-Za-z0-9_./+-]. */
-export function shellWord(path: string): string {
+/**
+ * The command that makes `path` private, as one line to copy: the path as one shell word (quoted
+ * when it holds more than [A-Za-z0-9_./+-]); none when the path has characters that must be shown
+ * escaped (a copied escape would name another file).
+ */
+export function chmodHint(path: string): string {
+  if (safeText(path) !== path) return 'make it readable by you only (chmod 600)';
   const word = /^[A-Za-z0-9_./+-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
-  return safeText(word);
+  return `run: chmod 600 ${word}`;
 }
 
 /**
@@ -21,7 +26,7 @@ export async function loadKeyOption(
   const { key, tooOpen } = await readKeyFile(path);
   if (tooOpen) {
     ctx.io.stderr.write(
-      `udplab: warning: key file ${safeText(path)} is readable by other users; run: chmod 600 ${shellWord(path)}\n`,
+      `udplab: warning: key file ${safeText(path)} is readable by other users; ${chmodHint(path)}\n`,
     );
   }
   return key;

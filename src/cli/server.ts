@@ -31,7 +31,7 @@ function hardeningLine(e: ServerEvent & { event: 'listening' }): string | undefi
   }
   if (e.rateLimit !== undefined)
     parts.push(
-      `Rate limit: ${e.rateLimit.toString()} replies/s per source address${e.rateLimitBurst === undefined ? '' : `, bursts of ${e.rateLimitBurst.toString()}`}`,
+      `Rate limit: ${plural(e.rateLimit, 'reply', 'replies')}/s per source address${e.rateLimitBurst === undefined ? '' : `, bursts of ${e.rateLimitBurst.toString()}`}`,
     );
   return parts.length === 0 ? undefined : parts.join('\n');
 }
