@@ -6,7 +6,7 @@
  * found at load time with dlsym(). Nothing here links against OpenSSL, needs its headers or pins
  * its version; when a symbol is missing (a Node built without OpenSSL), the functions are simply
  * not exported and udplab keeps using node:crypto. The declarations below are OpenSSL's stable
- * public API (1.1 and 3.x): opaque pointers and three control codes.
+ * public API (1.1 and 3.x): opaque pointers and two control codes.
  *
  * A key handle holds two cipher contexts (seal, open) initialised with the key once; each datagram
  * only sets its nonce. The handle is not shared between threads (one per JS environment).
@@ -320,9 +320,9 @@ static int fast_selftest(void) {
   static const char rfc_text[] =
       "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
       "future, sunscreen would be it.";
-  static const size_t lengths[] = {0, 1, 15, 16, 17, 31, 47, 59, 63, 64, 65, 127, 128, 129, 1000,
-                                   1472};
-  enum { MAX = 1472 + OVERHEAD };
+  static const size_t lengths[] = {0,   1,   15,  16,   17,   31,   47,   59,  63,
+                                   64,  65,  127, 128,  129,  1000, 1472, 2047, SCRATCH_TEXT};
+  enum { MAX = SCRATCH_TEXT + OVERHEAD };
   uint8_t secret[KEY], text[sizeof rfc_text - 1], tag[TAG], a[MAX], b[MAX], out[MAX], back[MAX];
   int ok = 1;
   for (int i = 0; i < KEY; i++) secret[i] = (uint8_t)(0x80 + i);
