@@ -40,7 +40,16 @@ interface Session extends Upstream {
   pending: PendingSend[];
   /** Events of the client's datagrams that wait for its `client-added` (the socket connecting). */
   held: DatagramEvent[];
+  /**
+   * Set when the socket could not connect: the client's datagrams fail with it, without a new
+   * socket or error event each, until `retryAt` (ms, the table's clock), when one is tried again.
+   */
+  failed?: SendFailure;
+  retryAt?: number;
 }
+
+/** How long a client whose upstream socket could not connect waits before one is tried again. */
+export const CONNECT_RETRY_MS = 1000;
 
 const EVICTED: SendFailure = { reason: 'evicted' };
 const SEND_QUEUE_FULL: SendFailure = { reason: 'send-queue-full' };
@@ -102,7 +111,11 @@ export class UpstreamTable {
   /** The upstream of the client at `client` (marked active), opening one if it has none. */
   get(client: Endpoint, now: number): Upstream {
     const key = `${client.address}|${client.port}`;
-    return this.#table.touch(key, now) ?? this.#open(key, { ...client }, now);
+    const s = this.#table.touch(key, now);
+    if (s?.failed === undefined) return s ?? this.#open(key, { ...client }, now);
+    if (now < (s.retryAt ?? 0)) return s;
+    this.#table.delete(key); // time to try again: the route may be back
+    return this.#open(key, { ...client }, now);
   }
 
   /**
@@ -126,7 +139,9 @@ export class UpstreamTable {
    */
   send(upstream: Upstream, data: Uint8Array, done: SendDone): void {
     const s = upstream as Session;
-    if (s.closed) {
+    if (s.failed !== undefined) {
+      done(s.failed); // its socket could not connect, a moment ago
+    } else if (s.closed) {
       done(EVICTED); // evicted while the datagram was inside the proxy
     } else if (!s.ready) {
       if (this.#pending >= this.#o.pendingLimit) done(CONNECT_QUEUE_FULL);
@@ -235,17 +250,19 @@ export class UpstreamTable {
       if (s.closed) return;
       if (err) {
         // connect(2) failed locally (no route, a link-local target without a zone): report it,
-        // fail this client's waiting datagrams, and forget the session, so that its next
-        // datagram tries again (the route may come back).
+        // fail this client's waiting datagrams and, for CONNECT_RETRY_MS, its next ones (no
+        // socket and error event per datagram of a busy client); then try again (the route may
+        // come back).
         o.onEvent({
           event: 'error',
           time: isoNow(),
           code: errno(err),
           // The renderer adds the code: keep it out of the message.
-          message: `upstream socket of ${formatEndpoint(client)}: ${connectError(err, o.target.address, o.target.port).message.replace(` (${errno(err)})`, '')}`,
+          message: `upstream socket of ${formatEndpoint(client)}: ${connectError(err, o.target.address, o.target.port).message.replace(` (${errno(err)})`, '')}; its datagrams fail for ${String(CONNECT_RETRY_MS / 1000)} s, then it is tried again`,
         });
-        this.#table.delete(key);
         const failure: SendFailure = { reason: 'socket', code: errno(err) };
+        s.failed = failure;
+        s.retryAt = o.now() + CONNECT_RETRY_MS;
         for (const p of this.#close(s)) p.done(failure);
         return;
       }

@@ -94,8 +94,23 @@ describe('a destination with no route', { skip: why ?? false }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     // Two clients, one after the other: both fail the same way, and the proxy is still there.
-    for (let i = 0; i < 2; i++) {
-      const c = udplab(['client', '127.0.0.1', '9100', '--attempts', '1', '--timeout', '0.2']);
+    // The first sends 3 datagrams within 0.3 s: one error (its next datagrams fail at once for a
+    // second); the second sends 2, 1.1 s apart: an error for each (tried again after a second).
+    for (const [attempts, timeout] of [
+      ['3', '0.1'],
+      ['2', '1.1'],
+    ] as const) {
+      const c = udplab([
+        'client',
+        '127.0.0.1',
+        '9100',
+        '--attempts',
+        attempts,
+        '--timeout',
+        timeout,
+        '--max-delay',
+        '3',
+      ]);
       assert.equal(c.code, 1, c.stderr);
     }
     proxy.kill('SIGINT');
@@ -106,20 +121,20 @@ describe('a destination with no route', { skip: why ?? false }, () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const errors = events.filter((e) => e.event === 'error');
-    assert.equal(errors.length, 2, out);
+    assert.equal(errors.length, 3, out);
     for (const e of errors) {
       assert.equal(e.code, 'ENETUNREACH');
       assert.match(
         String(e.message),
-        /cannot connect to 10\.231\.250\.1:1060: no route to that network$/,
+        /cannot connect to 10\.231\.250\.1:1060: no route to that network; its datagrams fail for 1 s, then it is tried again$/,
       );
     }
-    assert.equal(events.filter((e) => e.event === 'send-failed').length, 2, out);
+    assert.equal(events.filter((e) => e.event === 'send-failed').length, 5, out);
     const summary = events.find((e) => e.event === 'summary') as
       { up: { received: number; forwarded: number; sendFailed: number } } | undefined;
     assert.deepEqual(
       [summary?.up.received, summary?.up.forwarded, summary?.up.sendFailed],
-      [2, 0, 2],
+      [5, 0, 5],
       out,
     );
   });

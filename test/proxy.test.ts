@@ -497,3 +497,43 @@ test('the events held for a connecting client are bounded: beyond the bound they
   table.emitFor(u, lost(4));
   assert.equal(seen.at(-1), 'lost #4', 'once announced, at once');
 });
+
+test('an upstream socket that cannot connect: one error, the client fails fast for a second, then it is tried again', async (t) => {
+  // fe80::1 without a zone: connect(2) refuses it locally (EINVAL), so nothing is ever sent.
+  let clock = 0;
+  const errors: string[] = [];
+  const table = new UpstreamTable({
+    target: { address: 'fe80::1', port: 9 },
+    family: 'udp6',
+    maxClients: 4,
+    idleTimeoutMs: 60_000,
+    pendingLimit: 8,
+    heldEventLimit: 8,
+    sendQueueLimit: 8,
+    now: () => clock,
+    onReply: () => undefined,
+    onEvent: (e) => {
+      if (e.event === 'error') errors.push(`${e.code}: ${e.message}`);
+    },
+    clientEvents: true,
+  });
+  t.after(() => table.closeAll());
+  const client = { address: '::1', port: 40000 };
+  const failures: (string | undefined)[] = [];
+  const sendOne = (): void => {
+    table.send(table.get(client, clock), new Uint8Array([1]), (f) => failures.push(f?.code));
+  };
+  sendOne(); // waits for the connect, which fails a tick later
+  await until(() => (failures.length === 1 ? true : undefined));
+  clock = 500;
+  for (let i = 0; i < 5; i++) sendOne(); // failed at once: no socket, no event
+  assert.deepEqual(failures, Array(6).fill('EINVAL'));
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0] ?? '', /; its datagrams fail for 1 s, then it is tried again$/);
+  assert.equal(table.counters.total, 1, 'one socket');
+  clock = 1000;
+  sendOne(); // a second later: a new socket, a new error
+  await until(() => (failures.length === 7 ? true : undefined));
+  assert.equal(errors.length, 2);
+  assert.equal(table.counters.total, 2);
+});
