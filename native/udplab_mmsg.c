@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,6 +42,8 @@
 #define GSO_SEG_V4 548      /* IPv4: 576-byte packets, which every real path carries whole */
 #define GSO_RUN 65000       /* bytes of one such send at most (a UDP datagram holds 65,507) */
 #define GSO_RUN_V4 1472     /* IPv4 beyond loopback: a run fits a 1,500-byte MTU, see gso_limits() */
+#define REFUSED 8           /* destinations remembered for refusing runs (see group()) */
+#define REFUSED_MS 10000    /* … for this long after their last refusal */
 
 _Static_assert(BATCH <= 255, "wire message indexes are uint8_t");
 
@@ -85,6 +88,17 @@ typedef struct sock_s {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
   } wctl[BATCH];
   int no_gso; /* the kernel has no UDP_SEGMENT (before 4.18): one reply per message */
+  /* Destinations whose path refused a run of `below`-byte replies or bigger (a path MTU under
+   * them, IPsec): their replies from that size up go one per message for REFUSED_MS, instead
+   * of a failed send per batch. A small table, oldest replaced; nrefused 0 costs nothing. */
+  struct {
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    size_t below;
+    uint64_t until; /* monotonic ms */
+  } refused[REFUSED];
+  unsigned nrefused;
+  double runs_refused; /* runs the kernel refused (sendCounts()) */
   struct gso_limits { size_t seg, run; } peer_gso; /* for the connected peer (TO_PEER sends) */
   double sends, sent; /* messages sendmmsg() took, and the replies in them (sendCounts()) */
   pending_t *head, *tail; /* FIFO of at most qcap replies */
@@ -310,6 +324,42 @@ static int same_dest(const struct msghdr* a, const struct msghdr* b) {
   return a->msg_namelen == b->msg_namelen && memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0;
 }
 
+static uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* The size from which h's destination refuses runs, or SIZE_MAX (an expired refusal is none). */
+static size_t refused_below(sock_t* s, const struct msghdr* h, uint64_t now) {
+  for (unsigned r = 0; r < s->nrefused; r++)
+    if (s->refused[r].alen == h->msg_namelen && s->refused[r].until > now &&
+        memcmp(&s->refused[r].addr, h->msg_name, h->msg_namelen) == 0)
+      return s->refused[r].below;
+  return SIZE_MAX;
+}
+
+/* Remembers that h's destination refused a run of len-byte replies. */
+static void remember_refusal(sock_t* s, const struct msghdr* h, size_t len) {
+  uint64_t now = now_ms();
+  unsigned at = 0;
+  for (unsigned r = 0; r < s->nrefused; r++) {
+    if (s->refused[r].alen == h->msg_namelen &&
+        memcmp(&s->refused[r].addr, h->msg_name, h->msg_namelen) == 0) {
+      if (s->refused[r].until > now && s->refused[r].below < len) len = s->refused[r].below;
+      at = r;
+      goto found;
+    }
+    if (s->refused[r].until < s->refused[at].until) at = r; /* the oldest, if none matches */
+  }
+  if (s->nrefused < REFUSED) at = s->nrefused++;
+found:
+  memcpy(&s->refused[at].addr, h->msg_name, h->msg_namelen);
+  s->refused[at].alen = h->msg_namelen;
+  s->refused[at].below = len;
+  s->refused[at].until = now + REFUSED_MS;
+}
+
 /* Turns the staged replies [from, ready) into wire messages from slot w on; returns the new total.
  * Consecutive replies of the same size to the same destination go out as one UDP GSO send
  * (UDP_SEGMENT): the kernel builds and routes one packet and splits it into the same datagrams,
@@ -317,12 +367,14 @@ static int same_dest(const struct msghdr* a, const struct msghdr* b) {
  * batch of requests from one client), and a run costs the send path once instead of per reply.
  * Replies before `alone` go one per message (a run the kernel refused, sent again). */
 static unsigned group(sock_t* s, unsigned w, unsigned from, unsigned ready, unsigned alone) {
+  uint64_t now = s->nrefused > 0 ? now_ms() : 0;
   for (unsigned i = from; i < ready; w++) {
     size_t len = s->siov[i].iov_len;
     unsigned k = 1;
     const struct msghdr* first = &s->smsg[i].msg_hdr;
     struct gso_limits max = first->msg_namelen == 0 ? s->peer_gso : gso_limits(first->msg_name);
-    if (i >= alone && !s->no_gso && len > 0 && len <= max.seg)
+    if (i >= alone && !s->no_gso && len > 0 && len <= max.seg &&
+        (s->nrefused == 0 || len < refused_below(s, first, now)))
       while (i + k < ready && s->siov[i + k].iov_len == len && (k + 1) * len <= max.run &&
              same_dest(first, &s->smsg[i + k].msg_hdr))
         k++;
@@ -393,8 +445,11 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
       /* A run failed: the path refused GSO (EMSGSIZE, or EINVAL before Linux 6.14: a path MTU
        * under the segment size; EIO: IPsec), or it would have failed anyway (EINVAL for port 0,
        * EPERM from a firewall…). Either depends on the destination: send this run again one reply
-       * per message, so that each reply succeeds or fails as it would alone, and keep grouping
-       * the others. */
+       * per message, so that each reply succeeds or fails as it would alone, keep grouping the
+       * others, and remember the destination, so that its next runs of this size or more do not
+       * cost a failed send each. */
+      s->runs_refused++;
+      remember_refusal(s, &s->smsg[s->wfirst[w]].msg_hdr, s->siov[s->wfirst[w]].iov_len);
       nw = group(s, w, s->wfirst[w], ready, s->wfirst[w] + s->wcount[w]);
     } else {
       s->failed++;
@@ -491,7 +546,8 @@ static napi_value js_set_blocked(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* sendCounts(handle): [messages, replies] that send() has handed to the kernel (GSO groups runs). */
+/* sendCounts(handle): [messages, replies] that send() has handed to the kernel (GSO groups runs),
+ * and the runs the kernel refused (sent again one reply per message). */
 static napi_value js_send_counts(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -501,9 +557,10 @@ static napi_value js_send_counts(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "sendCounts(handle): not an open socket");
     return NULL;
   }
-  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_array_with_length(env, 3, &out));
   CHECK(napi_set_element(env, out, 0, number(env, s->sends)));
   CHECK(napi_set_element(env, out, 1, number(env, s->sent)));
+  CHECK(napi_set_element(env, out, 2, number(env, s->runs_refused)));
   return out;
 }
 

@@ -50,7 +50,8 @@ for (const size of ${JSON.stringify(sizes)}) {
   peer.off('message', on);
   const now = b.sendCounts();
   results.push({ size, got: got.length, intact: got.every(Boolean), failed,
-    messages: now.messages - before.messages, datagrams: now.datagrams - before.datagrams });
+    messages: now.messages - before.messages, datagrams: now.datagrams - before.datagrams,
+    refused: now.refusedRuns - before.refusedRuns });
 }
 console.log(JSON.stringify(results));
 peer.close();
@@ -74,24 +75,24 @@ describe('UDP GSO refused by the path', { skip: why ?? false }, () => {
   });
   after(() => spawnSync('ip', ['netns', 'del', NS]));
 
-  test('a run over the path MTU falls back to one send per reply, all delivered; runs that fit are still grouped', () => {
+  test('a run over the path MTU falls back to one send per reply, all delivered; the refusal is remembered; runs that fit are still grouped', () => {
     // 500 bytes: under IPv4's grouping limit (548), over this path's MTU (400): the GSO send fails
     // (EMSGSIZE, or EINVAL before Linux 6.14), and each reply then goes alone, fragmented by IP.
-    // Then 300 bytes on the same socket: grouped again (fewer messages than datagrams).
-    const [big, small] = run('127.0.0.1', [500, 300]);
-    assert.deepEqual(big, {
-      size: 500,
-      got: 40,
-      intact: true,
-      failed: 0,
-      messages: 40,
-      datagrams: 40,
-    });
+    // Then 300 bytes on the same socket: grouped again (fewer messages than datagrams). Then 500
+    // bytes again: the destination's refusal is remembered, so no run is tried (and refused).
+    const [big, small, again] = run('127.0.0.1', [500, 300, 500]);
+    const whole = { got: 40, intact: true, failed: 0, datagrams: 40 };
+    assert.deepEqual(
+      { ...big, refused: undefined },
+      { size: 500, ...whole, messages: 40, refused: undefined },
+    );
+    assert.ok((big?.refused as number) >= 1, JSON.stringify(big));
     assert.deepEqual(
       { ...small, messages: undefined },
-      { size: 300, got: 40, intact: true, failed: 0, messages: undefined, datagrams: 40 },
+      { size: 300, ...whole, messages: undefined, refused: 0 },
     );
     assert.ok((small?.messages as number) < 40, JSON.stringify(small));
+    assert.deepEqual(again, { size: 500, ...whole, messages: 40, refused: 0 });
   });
 
   test('beyond loopback addresses an IPv4 run stays within 1,472 bytes', () => {
@@ -99,7 +100,15 @@ describe('UDP GSO refused by the path', { skip: why ?? false }, () => {
     // 40 replies of 100 bytes, at most 14 a run: 3 messages at least (more where batches cut runs).
     assert.deepEqual(
       { ...runs, messages: undefined },
-      { size: 100, got: 40, intact: true, failed: 0, messages: undefined, datagrams: 40 },
+      {
+        size: 100,
+        got: 40,
+        intact: true,
+        failed: 0,
+        messages: undefined,
+        datagrams: 40,
+        refused: 0,
+      },
     );
     const messages = runs?.messages as number;
     assert.ok(messages >= 3 && messages < 40, JSON.stringify(runs));

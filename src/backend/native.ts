@@ -48,7 +48,7 @@ export interface NativeAddon {
   address(handle: Handle): [string, number];
   setBlocked(handle: Handle, blocked: boolean): void;
   /** [messages, datagrams] handed to sendmmsg so far: a UDP GSO message carries several. */
-  sendCounts(handle: Handle): [number, number];
+  sendCounts(handle: Handle): [number, number, number];
   /** ChaCha20-Poly1305 (native/udplab_aead.c): absent when this Node has no OpenSSL to find. */
   aeadKey?: (secret: Uint8Array) => Handle;
   aeadSeal?: (key: Handle, datagram: Uint8Array) => boolean;
@@ -258,10 +258,13 @@ class NativeBackend implements SocketBackend {
     if (this.#closing === undefined) this.#addon.setBlocked(this.#handle, blocked);
   }
 
-  /** Test hook: the messages given to the kernel and the datagrams in them (GSO runs share one). */
-  sendCounts(): { messages: number; datagrams: number } {
-    const [messages, datagrams] = this.#addon.sendCounts(this.#handle);
-    return { messages, datagrams };
+  /**
+   * Test hook: the messages given to the kernel and the datagrams in them (GSO runs share one), and
+   * the runs the kernel refused (sent again one reply per message).
+   */
+  sendCounts(): { messages: number; datagrams: number; refusedRuns: number } {
+    const [messages, datagrams, refusedRuns] = this.#addon.sendCounts(this.#handle);
+    return { messages, datagrams, refusedRuns };
   }
 
   send(datagrams: readonly Reply[]): void {
@@ -391,7 +394,7 @@ export function openNativeBackend(
   options: BackendOptions,
 ): SocketBackend & {
   setBlocked(blocked: boolean): void;
-  sendCounts(): { messages: number; datagrams: number };
+  sendCounts(): { messages: number; datagrams: number; refusedRuns: number };
 } {
   return new NativeBackend(addon, options);
 }
