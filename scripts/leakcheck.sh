@@ -19,7 +19,10 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible --num-ca
 summary=$(grep -A4 'LEAK SUMMARY' "$log" | sed 's/^==[0-9]*== *//')
 echo "$summary"
 # Every loss record or memory error whose stack passes through the addon.
-ours=$(awk '/^==[0-9]+== [^ ]/{ if (rec ~ /udplab_mmsg/ && rec ~ /(lost in loss record|Invalid|uninitialised|Mismatched)/) n++; rec="" } { rec = rec $0 "\n" } END { if (rec ~ /udplab_mmsg/ && rec ~ /(lost|Invalid|uninitialised)/) n++; print n+0 }' "$log")
+# Not counted: V8's conservative stack scan (IteratePointersInStack) reads every word of the stack,
+# uninitialised ones included, and its report names whichever frames were below the collection,
+# the addon's callback into JS among them: V8's reading, not the addon's.
+ours=$(awk '/^==[0-9]+== [^ ]/{ if (rec ~ /udplab_mmsg/ && rec !~ /IteratePointersInStack/ && rec ~ /(lost in loss record|Invalid|uninitialised|Mismatched)/) n++; rec="" } { rec = rec $0 "\n" } END { if (rec ~ /udplab_mmsg/ && rec !~ /IteratePointersInStack/ && rec ~ /(lost|Invalid|uninitialised)/) n++; print n+0 }' "$log")
 definite=$(grep -o 'definitely lost: [0-9,]* bytes' "$log" | grep -o '[0-9,]*' | tr -d , || echo 0)
 echo "records through udplab_mmsg: $ours; definitely lost in the whole process: ${definite:-0} bytes (log: $log)"
 if [ "$ours" != 0 ] || [ "${definite:-0}" != 0 ]; then
