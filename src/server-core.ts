@@ -26,7 +26,7 @@ import type { Rng } from './rng.js';
 import { defaultRng } from './rng.js';
 import { escapePayload } from './wire/escape.js';
 import { OpenedDatagram, openInto, sealReply, SealedType } from './wire/sealed.js';
-import { parseId, replyText, withId } from './wire/text.js';
+import { idLength, replyText } from './wire/text.js';
 
 /** The hardening options, shared by {@link ServerCoreOptions} and the server's options. */
 export interface HardeningOptions {
@@ -206,6 +206,16 @@ export class ServerCore {
     return reply;
   }
 
+  /** `<ID>; ` (copied from the request) and the plain reply: withId(id, replyText(n)) as bytes. */
+  #idReply(data: Uint8Array, idDigits: number): Buffer {
+    const plain = this.#plainReply(data.length);
+    const head = idDigits + 2;
+    const reply = Buffer.allocUnsafe(head + plain.length);
+    for (let i = 0; i < head; i++) reply[i] = data[i] ?? 0;
+    reply.set(plain, head);
+    return reply;
+  }
+
   /**
    * Handles a batch: appends the replies to `replies` and the events to `events`.
    * @param time - the ISO time stamped on this batch's events.
@@ -224,7 +234,12 @@ export class ServerCore {
     const nowMs = limiter === undefined ? 0 : this.#now();
     for (const { data, from } of batch) {
       this.counters.received++;
-      const id = parseId(data);
+      const idDigits = idLength(data);
+      // The ID as text only for the events; the reply copies its bytes.
+      const id =
+        idDigits === 0 || !this.#events
+          ? undefined
+          : String.fromCharCode(...data.subarray(0, idDigits));
       if (this.#drop > 0 && this.#rng() < this.#drop) {
         this.counters.dropped++;
         if (this.#events) {
@@ -237,10 +252,7 @@ export class ServerCore {
         this.#rateLimited(from, data.length, time, events);
         continue;
       }
-      const reply =
-        id === undefined
-          ? this.#plainReply(data.length)
-          : Buffer.from(withId(id, replyText(data.length)), 'latin1');
+      const reply = idDigits === 0 ? this.#plainReply(data.length) : this.#idReply(data, idDigits);
       replies.push({ data: reply, to: from });
       this.counters.replied++;
       if (this.#events) {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isValidId, parseId, randomId, replyText, withId } from '../src/wire/text.js';
+import { ServerCore, type Reply } from '../src/index.js';
+import { idLength, isValidId, parseId, randomId, replyText, withId } from '../src/wire/text.js';
 import { stripId } from '../src/wire/text.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -54,5 +55,32 @@ test('random IDs are valid 64-bit decimal numbers', () => {
   assert.equal(
     randomId(() => new Uint8Array(8)),
     '0',
+  );
+});
+
+test("plain core: an ID reply copies the request's token before the lab reply, byte for byte, with or without events", () => {
+  // The reply is built from bytes (idLength, no string): the same as withId(parseId(d), replyText(n)).
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.stringMatching(/^[0-9]{1,22}$/), fc.constant('')),
+      fc.constantFrom('; ', ';', ' ; ', ''),
+      fc.uint8Array({ maxLength: 80 }),
+      fc.boolean(),
+      (digits, sep, body, perDatagramEvents) => {
+        assert.equal(
+          idLength(Buffer.from(digits + sep + 'x', 'latin1')),
+          sep === '; ' && digits.length <= 20 ? digits.length : 0,
+        );
+        const data = Buffer.concat([Buffer.from(digits + sep, 'latin1'), body]);
+        const core = new ServerCore({ perDatagramEvents });
+        const replies: Reply[] = [];
+        core.handleBatch([{ data, from: { address: '127.0.0.1', port: 9 } }], '', replies, []);
+        const id = parseId(data);
+        const expected =
+          id === undefined ? replyText(data.length) : withId(id, replyText(data.length));
+        assert.equal(Buffer.from(replies[0]?.data ?? []).toString('latin1'), expected);
+      },
+    ),
+    { numRuns: 500 },
   );
 });

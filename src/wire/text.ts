@@ -22,10 +22,10 @@ export function replyText(bytes: number): string {
 }
 
 /**
- * The request ID at the start of `data`, or undefined when it has none.
- * `12345; hello` → `'12345'`; `12345;hello`, `; x`, 21 digits → undefined.
+ * How many digits the request ID at the start of `data` has (1–20), or 0 when it has none: the
+ * token is those digits and `; `. No string is made (a busy server answers IDs by copying bytes).
  */
-export function parseId(data: Uint8Array): string | undefined {
+export function idLength(data: Uint8Array): number {
   const limit = Math.min(data.length, MAX_ID_DIGITS + 2);
   let i = 0;
   while (i < limit) {
@@ -33,9 +33,17 @@ export function parseId(data: Uint8Array): string | undefined {
     if (c === undefined || c < DIGIT_0 || c > DIGIT_9) break;
     i++;
   }
-  if (i === 0 || i > MAX_ID_DIGITS) return undefined;
-  if (data[i] !== SEMICOLON || data[i + 1] !== SPACE) return undefined;
-  return String.fromCharCode(...data.subarray(0, i));
+  if (i === 0 || i > MAX_ID_DIGITS) return 0;
+  return data[i] === SEMICOLON && data[i + 1] === SPACE ? i : 0;
+}
+
+/**
+ * The request ID at the start of `data`, or undefined when it has none.
+ * `12345; hello` → `'12345'`; `12345;hello`, `; x`, 21 digits → undefined.
+ */
+export function parseId(data: Uint8Array): string | undefined {
+  const n = idLength(data);
+  return n === 0 ? undefined : String.fromCharCode(...data.subarray(0, n));
 }
 
 /** `data` without its leading `<ID>; ` token (the same bytes when it has none). */
