@@ -83,14 +83,14 @@ static const napi_type_tag KEY_TAG = {0x7564706c61626165ULL, 0x6164206b65792031U
 #define SCRATCH (64 + SCRATCH_TEXT + 16 + SCRATCH_TEXT + 15 + 16)
 _Static_assert(HEADER <= 16, "the scratch holds associated data of at most 16 bytes");
 
-typedef struct {
+struct aead_key_s {
   EVP_CIPHER_CTX* seal;
   EVP_CIPHER_CTX* open;
   unsigned int words[8]; /* the key as ChaCha20's little-endian words (fast path) */
   void* poly;            /* a Poly1305 context (fast path), else NULL */
   uint8_t* scratch;      /* SCRATCH bytes (fast path) */
   int64_t accounted;     /* bytes reported to V8 (napi_adjust_external_memory) */
-} aead_key_t;
+};
 
 static pthread_once_t resolved = PTHREAD_ONCE_INIT;
 static pthread_once_t fast_resolved = PTHREAD_ONCE_INIT;
@@ -426,6 +426,22 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return boolean(env, open_into(k, d, len, out));
+}
+
+aead_key_t* aead_key_new(const uint8_t* secret) {
+  return resolve() ? new_key(secret, fast_ready()) : NULL;
+}
+
+void aead_key_free(aead_key_t* k) {
+  if (k != NULL) free_key(k);
+}
+
+int aead_seal_datagram(aead_key_t* k, uint8_t* d, size_t len) {
+  return len >= OVERHEAD && seal(k, d, len);
+}
+
+int aead_open_datagram(aead_key_t* k, const uint8_t* d, size_t len, uint8_t* out) {
+  return len >= OVERHEAD && open_into(k, d, len, out);
 }
 
 /* aeadPath (a getter): "primitives" or "evp", deciding the fast path if no key has yet. */

@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "udplab_aead.h"
+#include "udplab_sealed.h"
 
 #define BATCH 64            /* datagrams per recvmmsg / sendmmsg */
 #define SLOT 65536          /* bytes per receive slot: any UDP payload fits (max 65,527) */
@@ -104,6 +105,9 @@ typedef struct sock_s {
   pending_t *head, *tail; /* FIFO of at most qcap replies */
   uint32_t qcap, qlen;
   double failed; /* replies dropped or refused since JS last asked */
+  /* A sealed --quiet server's state (sealedServe()): batches are answered in C, JS not called. */
+  sealed_t* sealed;
+  napi_ref counts_ref; /* the ArrayBuffer its counters live in */
 } sock_t;
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
@@ -111,6 +115,8 @@ typedef struct sock_s {
 static int would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS; }
 
 static void on_poll(uv_poll_t* handle, int status, int events);
+static void send_ready(sock_t* s, unsigned ready);
+static double take_failed(sock_t* s);
 
 static void update_poll(sock_t* s) {
   int want = UV_READABLE | (s->qlen > 0 && !s->blocked ? UV_WRITABLE : 0);
@@ -211,6 +217,32 @@ static void describe(const struct sockaddr_storage* a, uint8_t* meta, int v4_tex
   m[4] = (int32_t)strlen(text);
 }
 
+static double wall_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (double)t.tv_sec * 1000 + (double)(t.tv_nsec / 1000000); /* as Date.now() */
+}
+
+/* Answers a received batch in C (a sealed --quiet server): each datagram opened, judged and its
+ * reply sealed by udplab_sealed.c, the replies sent as JS's would be (GSO runs, the queue). */
+static void answer_sealed(sock_t* s, int n) {
+  double now = wall_ms();
+  unsigned ready = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t* out = s->sbuf + (size_t)ready * SEALED_REPLY_MAX;
+    size_t len = sealed_answer(s->sealed, s->rbuf + (size_t)i * SLOT, s->rmsg[i].msg_len, now, out);
+    if (len == 0) continue;
+    socklen_t alen = s->rmsg[i].msg_hdr.msg_namelen;
+    memcpy(&s->saddr[ready], &s->raddr[i], alen);
+    s->siov[ready] = (struct iovec){out, len};
+    s->smsg[ready].msg_hdr = (struct msghdr){.msg_name = &s->saddr[ready], .msg_namelen = alen,
+                                             .msg_iov = &s->siov[ready], .msg_iovlen = 1};
+    ready++;
+  }
+  if (ready > 0) send_ready(s, ready);
+  sealed_after_batch(s->sealed, take_failed(s));
+}
+
 static void on_poll(uv_poll_t* handle, int status, int events) {
   sock_t* s = handle->data;
   if (status < 0) {
@@ -254,6 +286,11 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
       uv_poll_stop(&s->poll);
       s->events = 0;
       s->unwatched = 1;
+    }
+    if (s->sealed != NULL) {
+      answer_sealed(s, n);
+      if (n < BATCH) break;
+      continue;
     }
     for (int i = 0; i < n; i++) {
       uint8_t* meta = s->rmeta + (size_t)i * META;
@@ -430,6 +467,12 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
                                              .msg_iov = &s->siov[ready], .msg_iovlen = 1};
     ready++;
   }
+  send_ready(s, ready);
+  return number(env, take_failed(s));
+}
+
+/* Sends the `ready` replies staged in siov/smsg/saddr: GSO runs, sendmmsg, what would block queued. */
+static void send_ready(sock_t* s, unsigned ready) {
   unsigned w = 0, nw = group(s, 0, 0, ready, 0);
   /* Replies keep their order: while older ones wait, new ones queue behind them. */
   while (w < nw && s->qlen == 0 && !s->blocked) {
@@ -460,7 +503,6 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     enqueue(s, &s->saddr[i], s->smsg[i].msg_hdr.msg_namelen, s->siov[i].iov_base,
             (uint32_t)s->siov[i].iov_len);
   update_poll(s);
-  return number(env, take_failed(s));
 }
 
 /* connect(handle, address, port): ties the socket to one peer (udplab bench); returns 0 or -errno.
@@ -494,6 +536,7 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
 static void on_closed(uv_handle_t* handle) {
   sock_t* s = handle->data;
   while (s->qlen > 0) dequeue(s);
+  sealed_free(s->sealed);
   free(s);
 }
 
@@ -507,6 +550,7 @@ static double shutdown_sock(sock_t* s, int with_js) {
     napi_delete_reference(s->env, s->cb);
     napi_delete_reference(s->env, s->resource);
     for (int i = 0; i < 4; i++) napi_delete_reference(s->env, s->bufs[i]);
+    if (s->counts_ref != NULL) napi_delete_reference(s->env, s->counts_ref);
     napi_async_destroy(s->env, s->actx);
   }
   uv_close((uv_handle_t*)&s->poll, on_closed);
@@ -592,6 +636,48 @@ static int buffer_of(napi_env env, napi_value v, uint8_t** data, size_t* len, si
   return 1;
 }
 
+/* sealedServe(handle, secret, windowMs, capacity, notBeforeMs, counts): from now on the socket
+ * answers sealed requests in C (udplab_sealed.c) and calls JS only for errors; counts (an
+ * ArrayBuffer of SC_COUNT doubles, zeroed) keeps the counters. Returns false when this process has
+ * no OpenSSL for it (JS answers then). For an unconnected socket only. */
+static napi_value js_sealed_serve(napi_env env, napi_callback_info info) {
+  size_t argc = 6, slen = 0, clen = 0;
+  napi_value argv[6];
+  double window = 0, not_before = 0;
+  uint32_t capacity = 0;
+  uint8_t *secret = NULL, *counts = NULL;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 6 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL || s->sealed != NULL ||
+      napi_get_typedarray_info(env, argv[1], &type, &slen, (void**)&secret, &ab, &offset) != napi_ok ||
+      type != napi_uint8_array || slen != 32 ||
+      napi_get_value_double(env, argv[2], &window) != napi_ok || !(window > 0) ||
+      napi_get_value_uint32(env, argv[3], &capacity) != napi_ok || capacity < 1 ||
+      napi_get_value_double(env, argv[4], &not_before) != napi_ok ||
+      !buffer_of(env, argv[5], &counts, &clen, SC_COUNT * sizeof(double)) ||
+      (uintptr_t)counts % sizeof(double) != 0) {
+    napi_throw_type_error(env, NULL, "sealedServe(): bad arguments");
+    return NULL;
+  }
+  _Static_assert(BATCH * SEALED_REPLY_MAX <= SLOT, "a batch of sealed replies fits the send buffer");
+  sealed_t* sealed = sealed_new(secret, window, capacity, not_before, (double*)counts);
+  napi_value result;
+  if (sealed == NULL) {
+    CHECK(napi_get_boolean(env, false, &result));
+    return result;
+  }
+  if (napi_create_reference(env, argv[5], 1, &s->counts_ref) != napi_ok) {
+    sealed_free(sealed);
+    return NULL;
+  }
+  s->sealed = sealed;
+  CHECK(napi_get_boolean(env, true, &result));
+  return result;
+}
+
 /* open(family, address, port, queueLimit, recv, recvMeta, send, sendMeta, onBatch):
  * binds a socket and starts receiving; returns the handle, or -errno when socket/bind fail. */
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -667,6 +753,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"address", NULL, js_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlocked", NULL, js_set_blocked, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendCounts", NULL, js_send_counts, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sealedServe", NULL, js_sealed_serve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"BATCH", NULL, NULL, NULL, NULL, number(env, BATCH), napi_enumerable, NULL},
       {"SLOT", NULL, NULL, NULL, NULL, number(env, SLOT), napi_enumerable, NULL},
       {"META", NULL, NULL, NULL, NULL, number(env, META), napi_enumerable, NULL},
@@ -675,6 +762,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(aead_register(env, exports));
+  CHECK(sealed_register(env, exports));
   return exports;
 }
 

@@ -2,7 +2,9 @@
 // addon (open, batches, sends, the EAGAIN queue, close with replies queued, bind failures, and
 // udplab bench's connected socket: connect, ICMP errors, connect failures) so that valgrind can
 // tell whether anything the addon allocates outlives it; and its ChaCha20-Poly1305
-// (udplab_aead.c): key handles made and collected, datagrams sealed, opened and forged.
+// (udplab_aead.c): key handles made and collected, datagrams sealed, opened and forged; and the
+// sealed server's C path (udplab_sealed.c, udplab_replay.c): requests answered, retransmitted,
+// replayed, forged, the replay cache grown past its first allocation and full, then closed.
 // Usage: node scripts/leak-workload.mjs [cycles=20] [datagrams per cycle=2000]
 import dgram from 'node:dgram';
 import { bench, createServer } from '../build/src/index.js';
@@ -18,6 +20,7 @@ if (!('addon' in load)) throw new Error(load.reason);
 const client = dgram.createSocket('udp4');
 await new Promise((r) => client.bind(0, '127.0.0.1', r));
 let answered = 0;
+let sealedAnswered = 0;
 /** One cycle, in its own function so that nothing of it stays referenced from this frame. */
 async function cycle() {
   const server = await createServer({ host: '127.0.0.1', backend: 'native' });
@@ -102,6 +105,41 @@ async function cycle() {
   while (seen < 150 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   await b.close();
 
+  // A sealed --quiet server answers in C: new requests (the cache grows past 1,024 entries and
+  // fills), retransmissions, replays and forgeries; closing frees its state.
+  const sealedKey = SealKey.generate();
+  const sealed = await createServer({
+    host: '127.0.0.1',
+    backend: 'native',
+    key: sealedKey,
+    perDatagramEvents: false,
+    replayCacheSize: 1500,
+  });
+  if (sealed.replyPath !== 'c') throw new Error('the sealed server did not take the C path');
+  const t0 = Date.now() + 1;
+  await new Promise((r) => setTimeout(r, 2));
+  for (let sent = 0; sent < 2000; sent += 50) {
+    for (let i = sent; i < sent + 50; i++) {
+      const d = sealDatagram(sealedKey, {
+        type: SealedType.REQUEST,
+        id: BigInt(i % 1800),
+        timeMs: t0,
+        attempt: 1 + Math.floor(i / 1800),
+        body: Buffer.alloc(i % 100),
+      });
+      client.send(d, sealed.address.port, '127.0.0.1');
+      if (i % 10 === 0) client.send(d, sealed.address.port, '127.0.0.1'); // a replay
+      if (i % 25 === 0) client.send(d.subarray(0, 60), sealed.address.port, '127.0.0.1'); // forged
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const sealedUntil = Date.now() + 3000;
+  while (sealed.counters.received < 2280 && Date.now() < sealedUntil)
+    await new Promise((r) => setTimeout(r, 5));
+  if (sealed.counters.rejectedBy['cache-full'] === 0) throw new Error('the cache never filled');
+  sealedAnswered += sealed.counters.replied;
+  await sealed.close();
+
   // Sealed datagrams: a key handle per cycle (its cipher contexts freed by the finalizer).
   const key = SealKey.generate();
   for (let i = 0; i < 100; i++) {
@@ -125,4 +163,6 @@ for (let i = 0; i < 3 && typeof globalThis.gc === 'function'; i++) {
   globalThis.gc();
   await new Promise((r) => setTimeout(r, 10));
 }
-console.log(`leak workload: ${cycles} cycles, ${answered}/${2 * cycles * perCycle} replies`);
+console.log(
+  `leak workload: ${cycles} cycles, ${answered}/${2 * cycles * perCycle} replies, ${sealedAnswered} sealed replies from C`,
+);

@@ -9,6 +9,7 @@
  * rate limit the per-datagram work is what it always was. Its events and counters are declared in
  * server-events.ts.
  */
+import { SEALED_COUNTS, type SealedPath } from './backend/types.js';
 import type { Endpoint } from './events.js';
 import type { SealKey } from './keys.js';
 import { RateLimiter } from './rate-limit.js';
@@ -141,6 +142,8 @@ export class ServerCore {
   readonly #replies = new Map<number, Buffer>();
   /** The fields of the sealed datagram being handled (reused: no objects per datagram). */
   readonly #opened = new OpenedDatagram();
+  /** The counters of a socket that answers sealed requests itself, and how much of them is in `counters`. */
+  #native: { counts: Float64Array; seen: Float64Array } | undefined;
 
   /** @throws RangeError for an option out of range (names the option). */
   constructor(options: ServerCoreOptions = {}) {
@@ -189,7 +192,49 @@ export class ServerCore {
 
   /** Entries in the replay cache now (0 in plain mode); never more than `replayCacheSize`. */
   get replayEntries(): number {
+    const native = this.#native;
+    if (native !== undefined) return native.counts[SEALED_COUNTS.indexOf('replayEntries')] ?? 0;
     return this.#replay?.size ?? 0;
+  }
+
+  /**
+   * What a socket needs to answer this core's sealed requests itself (the native backend, in C:
+   * docs/native.md), when nothing but the replay rules decides a reply: sealed mode, no
+   * per-datagram events, no drops, no rate limit, and the real clock. Else undefined.
+   */
+  nativeSealed(): SealedPath | undefined {
+    const replay = this.#replay;
+    if (this.#key === undefined || replay === undefined || this.#events || this.#drop > 0) return;
+    if (this.#limiter !== undefined || this.#now !== Date.now) return;
+    return {
+      key: this.#key,
+      windowMs: replay.windowMs,
+      capacity: replay.capacity,
+      notBeforeMs: replay.notBeforeMs,
+    };
+  }
+
+  /**
+   * The socket answers the sealed requests from now on (after {@link nativeSealed}), counting in
+   * `counts` (SEALED_COUNTS order); {@link syncNative} adds them to `counters`.
+   */
+  attachNative(counts: Float64Array): void {
+    this.#native = { counts, seen: new Float64Array(counts.length) };
+  }
+
+  /** Adds to `counters` what the socket answering sealed requests counted since the last call. */
+  syncNative(): void {
+    const native = this.#native;
+    if (native === undefined) return;
+    const c = this.counters;
+    SEALED_COUNTS.forEach((name, i) => {
+      const delta = (native.counts[i] ?? 0) - (native.seen[i] ?? 0);
+      native.seen[i] = native.counts[i] ?? 0;
+      if (delta === 0 || name === 'replayEntries') return;
+      if (name === 'received' || name === 'replied' || name === 'rejected') c[name] += delta;
+      else if (name === 'retransmissions' || name === 'sendFailed') c[name] += delta;
+      else c.rejectedBy[name] += delta;
+    });
   }
 
   /** Sources in the rate limiter's table now (0 without a limit); never more than `rateLimitSources`. */

@@ -70,6 +70,12 @@ export interface UdpServer {
   readonly address: Endpoint & { family: 'IPv4' | 'IPv6' };
   /** The socket backend that runs. */
   readonly backend: BackendName;
+  /**
+   * Where replies are decided: `js` (ServerCore, src/server-core.ts), or `c` when the native socket
+   * answers sealed requests itself (a sealed server without per-datagram events, drops or a rate
+   * limit, on the native backend: docs/native.md).
+   */
+  readonly replyPath: 'js' | 'c';
   /** Live totals. */
   readonly counters: Readonly<ServerCounters>;
   /** Stops receiving, emits `summary`, closes the socket. Idempotent. */
@@ -143,6 +149,10 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
       onEvent({ event: 'error', time: isoNow(), code: err.code ?? 'ERR', message: err.message });
     },
   });
+  // A sealed --quiet server on the native backend answers in C (docs/native.md), before any batch.
+  const sealedPath = core.nativeSealed();
+  const counts = sealedPath === undefined ? undefined : backend.answerSealed?.(sealedPath);
+  if (counts !== undefined) core.attachNative(counts);
   const address = backend.address;
   onEvent({ event: 'listening', time: isoNow(), ...address, backend: backend.name, ...core.info });
 
@@ -153,6 +163,7 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
     closing ??= new Promise<void>((resolve) => {
       options.signal?.removeEventListener('abort', onAbort);
       void backend.close().then(() => {
+        core.syncNative();
         onEvent({ event: 'summary', time: isoNow(), ...core.counters });
         resolve();
         resolveClosed();
@@ -164,5 +175,15 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) void close();
 
-  return { address, backend: backend.name, counters: core.counters, close, closed };
+  return {
+    address,
+    backend: backend.name,
+    replyPath: counts === undefined ? 'js' : 'c',
+    get counters() {
+      core.syncNative();
+      return core.counters;
+    },
+    close,
+    closed,
+  };
 }

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { test } from 'node:test';
+import { nativeSkipReason } from './backends.js';
 import {
   SEALED_MAGIC,
   SealKey,
@@ -105,69 +106,91 @@ async function senders(n: number): Promise<dgram.Socket[]> {
   return out;
 }
 
-test(`fuzz: ${TOTAL.toLocaleString('en')} random and mutated datagrams at a live sealed server`, async (t) => {
-  const key = SealKey.generate();
-  let eventCount = 0;
-  const server = await createServer({
-    host: '127.0.0.1',
-    key,
-    replayCacheSize: 1000,
-    rateLimit: 1e6,
-    rateLimitSources: 4,
-    onEvent: () => eventCount++,
-  });
-  t.after(() => server.close());
-  const rng = seededRng(SEED);
-  // A pool of genuine requests for the mutations; each, sent as is, is answered once at most.
-  const valid = Array.from({ length: 64 }, (_, k) =>
-    sealDatagram(key, {
-      type: SealedType.REQUEST,
-      id: BigInt(k + 1),
-      timeMs: Date.now(),
-      attempt: 1,
-      body: bytes(rng, Math.floor(rng() * 100)),
-    }),
-  );
-  const socks = await senders(8);
-  t.after(() => {
-    for (const s of socks) s.close();
-  });
-  let replies = 0;
-  for (const s of socks) s.on('message', () => replies++);
+/**
+ * The sealed server's two reply paths: ServerCore in JS (here with events and a rate limit), and the
+ * native socket's C path (docs/native.md: `--quiet`, no rate limit; where the addon loads).
+ */
+const sealedPaths: { path: 'js' | 'c'; skip: string | false }[] = [
+  { path: 'js', skip: false },
+  { path: 'c', skip: nativeSkipReason ?? false },
+];
 
-  const started = Date.now();
-  let sent = 0;
-  while (sent < TOTAL) {
-    let inBurst = 0;
-    while (inBurst < BURST && sent < TOTAL) {
-      const d = fuzzDatagram(rng, valid, sent);
-      const s = socks[sent % socks.length];
-      s?.send(d, server.address.port, '127.0.0.1', () => undefined);
-      sent++;
-      inBurst += d.length > 10_000 ? BURST : 1; // a 64 KiB datagram is a burst by itself
-    }
-    // Pace: let the server drain the burst (bounded wait: the kernel may still drop some).
-    await drain(() => server.counters.received, sent);
-  }
-  const elapsedMs = Date.now() - started;
-  const c = server.counters;
-  t.diagnostic(
-    `sent ${sent} in ${elapsedMs} ms; server received ${c.received}, replied ${c.replied}, ` +
-      `rejected ${c.rejected} ${JSON.stringify(c.rejectedBy)}`,
-  );
-  assert.ok(sent >= 100_000);
-  assert.ok(c.received >= sent * 0.99, `received ${c.received} of ${sent}`);
-  assert.ok(c.replied <= valid.length, 'only genuine requests were answered, each once');
-  assert.equal(c.received, c.replied + c.rejected + c.rateLimited, 'every datagram accounted for');
-  assert.ok(c.rejectedBy['bad-auth'] > 0 && c.rejectedBy.replay > 0 && c.rejectedBy.malformed > 0);
-  assert.ok(eventCount >= c.received, 'every datagram produced its event');
-  assert.ok(elapsedMs < 20_000);
+for (const { path, skip } of sealedPaths)
+  test(
+    `fuzz: ${TOTAL.toLocaleString('en')} random and mutated datagrams at a live sealed server (${path} path)`,
+    { skip },
+    async (t) => {
+      const key = SealKey.generate();
+      let eventCount = 0;
+      const server = await createServer({
+        host: '127.0.0.1',
+        key,
+        replayCacheSize: 1000,
+        ...(path === 'js'
+          ? { rateLimit: 1e6, rateLimitSources: 4 }
+          : { backend: 'native' as const, perDatagramEvents: false }),
+        onEvent: () => eventCount++,
+      });
+      t.after(() => server.close());
+      assert.equal(server.replyPath, path);
+      const rng = seededRng(SEED);
+      // A pool of genuine requests for the mutations; each, sent as is, is answered once at most.
+      const valid = Array.from({ length: 64 }, (_, k) =>
+        sealDatagram(key, {
+          type: SealedType.REQUEST,
+          id: BigInt(k + 1),
+          timeMs: Date.now(),
+          attempt: 1,
+          body: bytes(rng, Math.floor(rng() * 100)),
+        }),
+      );
+      const socks = await senders(8);
+      t.after(() => {
+        for (const s of socks) s.close();
+      });
+      let replies = 0;
+      for (const s of socks) s.on('message', () => replies++);
 
-  // Still alive and answering.
-  const r = await request({ host: '127.0.0.1', port: server.address.port, key });
-  assert.match(r.text, /^I received from you a message of \d+ bytes$/);
-  assert.ok(replies <= valid.length);
-});
+      const started = Date.now();
+      let sent = 0;
+      while (sent < TOTAL) {
+        let inBurst = 0;
+        while (inBurst < BURST && sent < TOTAL) {
+          const d = fuzzDatagram(rng, valid, sent);
+          const s = socks[sent % socks.length];
+          s?.send(d, server.address.port, '127.0.0.1', () => undefined);
+          sent++;
+          inBurst += d.length > 10_000 ? BURST : 1; // a 64 KiB datagram is a burst by itself
+        }
+        // Pace: let the server drain the burst (bounded wait: the kernel may still drop some).
+        await drain(() => server.counters.received, sent);
+      }
+      const elapsedMs = Date.now() - started;
+      const c = server.counters;
+      t.diagnostic(
+        `sent ${sent} in ${elapsedMs} ms; server received ${c.received}, replied ${c.replied}, ` +
+          `rejected ${c.rejected} ${JSON.stringify(c.rejectedBy)}`,
+      );
+      assert.ok(sent >= 100_000);
+      assert.ok(c.received >= sent * 0.99, `received ${c.received} of ${sent}`);
+      assert.ok(c.replied <= valid.length, 'only genuine requests were answered, each once');
+      assert.equal(
+        c.received,
+        c.replied + c.rejected + c.rateLimited,
+        'every datagram accounted for',
+      );
+      assert.ok(
+        c.rejectedBy['bad-auth'] > 0 && c.rejectedBy.replay > 0 && c.rejectedBy.malformed > 0,
+      );
+      if (path === 'js') assert.ok(eventCount >= c.received, 'every datagram produced its event');
+      assert.ok(elapsedMs < 20_000);
+
+      // Still alive and answering.
+      const r = await request({ host: '127.0.0.1', port: server.address.port, key });
+      assert.match(r.text, /^I received from you a message of \d+ bytes$/);
+      assert.ok(replies <= valid.length);
+    },
+  );
 
 test('fuzz: 20,000 random datagrams at a live plain server with --rate-limit, which still answers', async (t) => {
   const server = await createServer({ host: '127.0.0.1', rateLimit: 50, perDatagramEvents: false });

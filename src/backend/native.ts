@@ -15,7 +15,12 @@ import { bindError, connectError } from '../errors.js';
 import type { Endpoint } from '../events.js';
 import type { Datagram, Reply } from '../server-events.js';
 import { checkConnectPort } from './dgram.js';
-import type { BackendOptions, SocketBackend } from './types.js';
+import {
+  SEALED_COUNTS,
+  type BackendOptions,
+  type SealedPath,
+  type SocketBackend,
+} from './types.js';
 
 /** The environment variable that points the loader at another addon file (tests use it). */
 export const NATIVE_ADDON_ENV = 'UDPLAB_NATIVE_ADDON';
@@ -49,6 +54,29 @@ export interface NativeAddon {
   setBlocked(handle: Handle, blocked: boolean): void;
   /** [messages, datagrams] handed to sendmmsg so far: a UDP GSO message carries several. */
   sendCounts(handle: Handle): [number, number, number];
+  /**
+   * Answer sealed requests in C from now on (native/udplab_sealed.c); counts: SEALED_COUNTS
+   * doubles. False when this process has no OpenSSL for it. Absent from addons built before it.
+   */
+  sealedServe?: (
+    handle: Handle,
+    secret: Uint8Array,
+    windowMs: number,
+    capacity: number,
+    notBeforeMs: number,
+    counts: ArrayBuffer,
+  ) => boolean;
+  /** The C replay cache alone (test hooks): a handle, a verdict 0–4, [size, bytes]. */
+  replayOpen?: (windowMs: number, capacity: number, notBeforeMs: number) => Handle;
+  replayCheck?: (
+    handle: Handle,
+    hi: number,
+    lo: number,
+    timeMs: number,
+    attempt: number,
+    nowMs: number,
+  ) => number;
+  replaySize?: (handle: Handle) => [number, number];
   /** ChaCha20-Poly1305 (native/udplab_aead.c): absent when this Node has no OpenSSL to find. */
   aeadKey?: (secret: Uint8Array) => Handle;
   aeadSeal?: (key: Handle, datagram: Uint8Array) => boolean;
@@ -267,6 +295,26 @@ class NativeBackend implements SocketBackend {
     return { messages, datagrams, refusedRuns };
   }
 
+  answerSealed(path: SealedPath): Float64Array | undefined {
+    const serve = this.#addon.sealedServe;
+    if (serve === undefined || this.#peer !== undefined || this.#closing !== undefined) return;
+    const counts = new Float64Array(SEALED_COUNTS.length);
+    const secret = path.key.secret.export();
+    try {
+      const on = serve(
+        this.#handle,
+        secret,
+        path.windowMs,
+        path.capacity,
+        path.notBeforeMs,
+        counts.buffer,
+      );
+      return on ? counts : undefined;
+    } finally {
+      secret.fill(0);
+    }
+  }
+
   send(datagrams: readonly Reply[]): void {
     if (this.#closing !== undefined || datagrams.length === 0) return;
     // No batch: a destination is never taken for a sender's (stale) receive slot.
@@ -393,6 +441,7 @@ export function openNativeBackend(
   addon: NativeAddon,
   options: BackendOptions,
 ): SocketBackend & {
+  answerSealed(path: SealedPath): Float64Array | undefined;
   setBlocked(blocked: boolean): void;
   sendCounts(): { messages: number; datagrams: number; refusedRuns: number };
 } {

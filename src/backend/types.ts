@@ -8,6 +8,7 @@
  */
 import type { Family } from '../address.js';
 import type { Endpoint } from '../events.js';
+import type { SealKey } from '../keys.js';
 import type { Datagram, Reply } from '../server-events.js';
 
 /** The backend that runs. */
@@ -48,6 +49,38 @@ export interface BackendOptions {
   onError: (err: NodeJS.ErrnoException) => void;
 }
 
+/**
+ * What a socket needs to answer sealed requests on its own (the native backend, in C): the key and
+ * the replay rules of a sealed server whose every reply is decided by them alone (ServerCore's
+ * `nativeSealed()`).
+ */
+export interface SealedPath {
+  key: SealKey;
+  windowMs: number;
+  capacity: number;
+  notBeforeMs: number;
+}
+
+/**
+ * The order of the counters a socket answering sealed requests keeps (native/udplab_sealed.h):
+ * `rejectedBy.*` are the reject reasons in REJECT_REASONS' order.
+ */
+export const SEALED_COUNTS = [
+  'received',
+  'replied',
+  'rejected',
+  'not-sealed',
+  'malformed',
+  'bad-auth',
+  'wrong-type',
+  'stale',
+  'replay',
+  'cache-full',
+  'retransmissions',
+  'sendFailed',
+  'replayEntries',
+] as const;
+
 /** A bound socket that receives and replies in batches. */
 export interface SocketBackend {
   /** Which implementation runs. */
@@ -64,4 +97,10 @@ export interface SocketBackend {
   send(datagrams: readonly Reply[]): void;
   /** Stops receiving and closes the socket; replies still queued are dropped and counted. Idempotent. */
   close(): Promise<void>;
+  /**
+   * From now on, answers sealed requests without calling `onBatch` (the native backend, in C).
+   * @returns the counters it keeps, in {@link SEALED_COUNTS} order (live: the socket writes them),
+   *   or undefined when it cannot (the dgram backend, an addon without the path, no OpenSSL).
+   */
+  answerSealed?(path: SealedPath): Float64Array | undefined;
 }
