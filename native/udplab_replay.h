@@ -30,6 +30,9 @@ void replay_free(replay_t* r);
  * reply goes again (its attempt and expiry already updated). */
 int replay_check(replay_t* r, uint32_t hi, uint32_t lo, double time_ms, uint32_t attempt,
                  double now_ms, replay_entry_t** entry);
+/* Starts loading the table cell of (hi, lo) into the cache, for a replay_check() soon after: a
+ * batch's lookups then overlap instead of each waiting for memory. */
+void replay_prefetch(const replay_t* r, uint32_t hi, uint32_t lo);
 /* How many IDs are remembered. */
 uint32_t replay_size(const replay_t* r);
 /* Bytes allocated now (for the docs' memory figures and the tests' bound). */

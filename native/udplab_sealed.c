@@ -140,34 +140,55 @@ static size_t reject(sealed_t* s, int reason) {
   return 0;
 }
 
-size_t sealed_answer(sealed_t* s, const uint8_t* d, size_t len, double now_ms, uint8_t* out) {
+void sealed_open(sealed_t* s, const uint8_t* d, size_t len, sealed_req_t* r) {
+  r->ok = 0;
   s->counts[SC_RECEIVED]++;
   /* The tag is verified before any field is read; nothing is answered to a datagram that fails
    * any check (no reflection, nothing to learn from). */
-  if (len == 0 || d[0] != MAGIC) return reject(s, SC_NOT_SEALED);
-  if (len < OVERHEAD || d[1] != VERSION || (d[2] != T_REQUEST && d[2] != T_REPLY))
-    return reject(s, SC_MALFORMED);
+  if (len == 0 || d[0] != MAGIC) {
+    reject(s, SC_NOT_SEALED);
+    return;
+  }
+  if (len < OVERHEAD || d[1] != VERSION || (d[2] != T_REQUEST && d[2] != T_REPLY)) {
+    reject(s, SC_MALFORMED);
+    return;
+  }
   size_t plain_len = len - HEADER - NONCE - TAG;
   uint8_t* m = s->plain;
   if (plain_len > MAX_PLAIN || !aead_open_datagram(s->key, d, len, m)) {
     explicit_bzero(m, plain_len > MAX_PLAIN ? MAX_PLAIN : plain_len); /* unauthenticated */
-    return reject(s, SC_BAD_AUTH);
+    reject(s, SC_BAD_AUTH);
+    return;
   }
-  if (m[16] == 0 && m[17] == 0) return reject(s, SC_MALFORMED); /* attempts count from 1 */
-  if (d[2] != T_REQUEST) return reject(s, SC_WRONG_TYPE);
-  uint32_t hi = be32(m), lo = be32(m + 4);
-  double time_ms = (double)((uint64_t)be32(m + 8) << 32 | be32(m + 12));
-  uint32_t attempt = (uint32_t)m[16] << 8 | m[17];
+  if (m[16] == 0 && m[17] == 0) { /* attempts count from 1 */
+    reject(s, SC_MALFORMED);
+    return;
+  }
+  if (d[2] != T_REQUEST) {
+    reject(s, SC_WRONG_TYPE);
+    return;
+  }
+  r->ok = 1;
+  r->hi = be32(m);
+  r->lo = be32(m + 4);
+  r->time = (double)((uint64_t)be32(m + 8) << 32 | be32(m + 12));
+  r->attempt = (uint32_t)m[16] << 8 | m[17];
+  r->body_len = (uint32_t)(plain_len - INNER);
+  replay_prefetch(s->replay, r->hi, r->lo);
+}
+
+size_t sealed_reply(sealed_t* s, const sealed_req_t* r, double now_ms, uint8_t* out) {
+  if (!r->ok) return 0;
   if (!have_nonce(s)) {
     s->counts[SC_SEND_FAILED]++;
     return 0;
   }
   replay_entry_t* e;
-  switch (replay_check(s->replay, hi, lo, time_ms, attempt, now_ms, &e)) {
+  switch (replay_check(s->replay, r->hi, r->lo, r->time, r->attempt, now_ms, &e)) {
     case REPLAY_NEW:
       next_nonce(s, e->nonce);
       e->reply_time = now_ms;
-      e->body_len = (uint32_t)(plain_len - INNER);
+      e->body_len = r->body_len;
       break;
     case REPLAY_RETRANSMISSION:
       s->counts[SC_RETRANSMISSIONS]++;

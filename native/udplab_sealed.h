@@ -34,10 +34,21 @@ typedef struct sealed_s sealed_t;
 sealed_t* sealed_new(const uint8_t* secret, double window_ms, uint32_t capacity,
                      double not_before_ms, double* counts);
 void sealed_free(sealed_t* s);
-/* Answers one datagram as ServerCore does in sealed mode (src/server-core.ts): writes the sealed
- * reply into out (SEALED_REPLY_MAX bytes of room) and returns its length, or 0 when the datagram
- * gets no reply (rejected, counted). now_ms: the wall clock, ms since 1970. */
-size_t sealed_answer(sealed_t* s, const uint8_t* d, size_t len, double now_ms, uint8_t* out);
+/* A received datagram after sealed_open(): an authentic request's fields, or ok = 0. */
+typedef struct {
+  int ok;
+  uint32_t hi, lo, attempt, body_len;
+  double time;
+} sealed_req_t;
+
+/* Checks and opens one datagram as ServerCore does in sealed mode (src/server-core.ts): counts it,
+ * and a rejection with its reason; for an authentic request, fills r and starts loading its replay
+ * cache entry (a batch is opened first, then answered: the lookups overlap). */
+void sealed_open(sealed_t* s, const uint8_t* d, size_t len, sealed_req_t* r);
+/* Judges an opened request by the replay rules and writes its sealed reply into out
+ * (SEALED_REPLY_MAX bytes of room): returns the reply's length, or 0 for no reply (rejected,
+ * counted). now_ms: the wall clock, ms since 1970. */
+size_t sealed_reply(sealed_t* s, const sealed_req_t* r, double now_ms, uint8_t* out);
 /* Counts replies the socket could not send, and the cache's size, after a batch. */
 void sealed_after_batch(sealed_t* s, double send_failed);
 
