@@ -45,6 +45,7 @@
 #define GSO_RUN_V4 1472     /* IPv4 beyond loopback: a run fits a 1,500-byte MTU, see gso_limits() */
 #define REFUSED 8           /* destinations remembered for refusing runs (see group()) */
 #define REFUSED_MS 10000    /* … for this long after their last refusal */
+#define LOAD_SEQ_AT 48      /* sealed load: where a reply's request number goes in its metadata */
 
 _Static_assert(BATCH <= 255, "wire message indexes are uint8_t");
 
@@ -108,6 +109,8 @@ typedef struct sock_s {
   /* A sealed --quiet server's state (sealedServe()): batches are answered in C, JS not called. */
   sealed_t* sealed;
   napi_ref counts_ref; /* the ArrayBuffer its counters live in */
+  /* udplab bench --key-file (sealedLoad()): requests sealed and replies opened here. */
+  sealed_load_t* load;
 } sock_t;
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
@@ -297,7 +300,15 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
       if (n < BATCH) break;
       continue;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && s->load != NULL; i++) {
+      /* Each reply read here: [5] its kind (LOAD_*), the double at LOAD_SEQ_AT the request it names. */
+      uint8_t* meta = s->rmeta + (size_t)i * META;
+      double seq = 0;
+      ((int32_t*)meta)[0] = (int32_t)s->rmsg[i].msg_len;
+      ((int32_t*)meta)[5] = sealed_load_match(s->load, s->rbuf + (size_t)i * SLOT, s->rmsg[i].msg_len, &seq);
+      memcpy(meta + LOAD_SEQ_AT, &seq, sizeof seq);
+    }
+    for (int i = 0; i < n && s->load == NULL; i++) {
       uint8_t* meta = s->rmeta + (size_t)i * META;
       ((int32_t*)meta)[0] = (int32_t)s->rmsg[i].msg_len;
       describe(&s->raddr[i], meta, 0);
@@ -542,6 +553,7 @@ static void on_closed(uv_handle_t* handle) {
   sock_t* s = handle->data;
   while (s->qlen > 0) dequeue(s);
   sealed_free(s->sealed);
+  sealed_load_free(s->load);
   free(s);
 }
 
@@ -749,6 +761,69 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/* sealedLoad(handle, secret, baseHi, baseLo, size): udplab bench --key-file on a connected socket:
+ * from now on replies are opened and matched here (their kind and request number in the receive
+ * metadata) and sendSealed() seals the requests. False when this process has no OpenSSL for it. */
+static napi_value js_sealed_load(napi_env env, napi_callback_info info) {
+  size_t argc = 5, slen = 0;
+  napi_value argv[5], result;
+  uint32_t hi = 0, lo = 0, size = 0;
+  uint8_t* secret = NULL;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 5 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL || s->load != NULL || s->sealed != NULL ||
+      napi_get_typedarray_info(env, argv[1], &type, &slen, (void**)&secret, &ab, &offset) != napi_ok ||
+      type != napi_uint8_array || slen != 32 || napi_get_value_uint32(env, argv[2], &hi) != napi_ok ||
+      hi >= (1u << 30) || napi_get_value_uint32(env, argv[3], &lo) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &size) != napi_ok || size > 65507 - 49) {
+    napi_throw_type_error(env, NULL, "sealedLoad(): bad arguments");
+    return NULL;
+  }
+  s->load = sealed_load_new(secret, hi, lo, size);
+  CHECK(napi_get_boolean(env, s->load != NULL, &result));
+  return result;
+}
+
+/* sendSealed(handle, firstSeq, count): seals requests firstSeq … firstSeq + count − 1 (sealedLoad())
+ * and sends them to the connected peer, as many per sendmmsg as the send buffer holds; returns
+ * the requests dropped or refused so far, as send() does. */
+static napi_value js_send_sealed(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  double seq = 0;
+  uint32_t count = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t* s = argc == 3 ? unwrap(env, argv[0]) : NULL;
+  if (s == NULL || s->load == NULL || napi_get_value_double(env, argv[1], &seq) != napi_ok ||
+      !(seq >= 1 && seq <= 9007199254740991.0) || napi_get_value_uint32(env, argv[2], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendSealed(handle, firstSeq, count): bad arguments");
+    return NULL;
+  }
+  double now = wall_ms();
+  while (count > 0) {
+    unsigned ready = 0;
+    size_t off = 0;
+    while (count > 0 && ready < BATCH && off + SLOT <= s->sbuf_len) {
+      size_t len = sealed_load_request(s->load, seq++, now, s->sbuf + off);
+      count--;
+      if (len == 0) {
+        s->failed++;
+        continue;
+      }
+      s->siov[ready] = (struct iovec){s->sbuf + off, len};
+      s->smsg[ready].msg_hdr = (struct msghdr){.msg_name = &s->saddr[ready], .msg_namelen = 0,
+                                               .msg_iov = &s->siov[ready], .msg_iovlen = 1};
+      ready++;
+      off += len;
+    }
+    if (ready > 0) send_ready(s, ready);
+  }
+  return number(env, take_failed(s));
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -759,6 +834,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setBlocked", NULL, js_set_blocked, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendCounts", NULL, js_send_counts, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sealedServe", NULL, js_sealed_serve, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sealedLoad", NULL, js_sealed_load, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendSealed", NULL, js_send_sealed, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"LOAD_SEQ_AT", NULL, NULL, NULL, NULL, number(env, LOAD_SEQ_AT), napi_enumerable, NULL},
       {"BATCH", NULL, NULL, NULL, NULL, number(env, BATCH), napi_enumerable, NULL},
       {"SLOT", NULL, NULL, NULL, NULL, number(env, SLOT), napi_enumerable, NULL},
       {"META", NULL, NULL, NULL, NULL, number(env, META), napi_enumerable, NULL},

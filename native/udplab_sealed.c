@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -36,12 +37,16 @@
 
 static const char REPLY_TEXT[] = "I received from you a message of ";
 
+typedef struct {
+  uint8_t pool[NONCE * POOL];
+  unsigned at; /* POOL: empty */
+} nonces_t;
+
 struct sealed_s {
   aead_key_t* key;
   replay_t* replay;
   double* counts;
-  uint8_t pool[NONCE * POOL];
-  unsigned pool_at;
+  nonces_t nonces;
   uint8_t plain[MAX_PLAIN]; /* the request being opened */
 };
 
@@ -56,7 +61,7 @@ sealed_t* sealed_new(const uint8_t* secret, double window_ms, uint32_t capacity,
     return NULL;
   }
   s->counts = counts;
-  s->pool_at = POOL; /* drawn on the first reply */
+  s->nonces.at = POOL; /* drawn on the first reply */
   return s;
 }
 
@@ -86,24 +91,24 @@ static void put_be32(uint8_t* p, uint32_t v) {
 
 /* Whether the pool holds a nonce, refilling it from getrandom (256 at a time) when empty; 0 when
  * the kernel has no randomness to give (then nothing is remembered or sealed). */
-static int have_nonce(sealed_t* s) {
-  if (s->pool_at < POOL) return 1;
+static int have_nonce(nonces_t* n) {
+  if (n->at < POOL) return 1;
   size_t got = 0;
-  while (got < sizeof s->pool) {
-    ssize_t r = getrandom(s->pool + got, sizeof s->pool - got, 0);
+  while (got < sizeof n->pool) {
+    ssize_t r = getrandom(n->pool + got, sizeof n->pool - got, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return 0;
     got += (size_t)r;
   }
-  s->pool_at = 0;
+  n->at = 0;
   return 1;
 }
 
 /* Takes the next nonce (have_nonce() said there is one). */
-static void next_nonce(sealed_t* s, uint8_t* out) {
-  memcpy(out, s->pool + (size_t)s->pool_at * NONCE, NONCE);
-  explicit_bzero(s->pool + (size_t)s->pool_at * NONCE, NONCE); /* every nonce used once */
-  s->pool_at++;
+static void next_nonce(nonces_t* n, uint8_t* out) {
+  memcpy(out, n->pool + (size_t)n->at * NONCE, NONCE);
+  explicit_bzero(n->pool + (size_t)n->at * NONCE, NONCE); /* every nonce used once */
+  n->at++;
 }
 
 /* Seals the reply an entry describes into out; returns its length (0 if OpenSSL failed). */
@@ -179,14 +184,14 @@ void sealed_open(sealed_t* s, const uint8_t* d, size_t len, sealed_req_t* r) {
 
 size_t sealed_reply(sealed_t* s, const sealed_req_t* r, double now_ms, uint8_t* out) {
   if (!r->ok) return 0;
-  if (!have_nonce(s)) {
+  if (!have_nonce(&s->nonces)) {
     s->counts[SC_SEND_FAILED]++;
     return 0;
   }
   replay_entry_t* e;
   switch (replay_check(s->replay, r->hi, r->lo, r->time, r->attempt, now_ms, &e)) {
     case REPLAY_NEW:
-      next_nonce(s, e->nonce);
+      next_nonce(&s->nonces, e->nonce);
       e->reply_time = now_ms;
       e->body_len = r->body_len;
       break;
@@ -201,6 +206,79 @@ size_t sealed_reply(sealed_t* s, const sealed_req_t* r, double now_ms, uint8_t* 
   if (out_len == 0) s->counts[SC_SEND_FAILED]++;
   else s->counts[SC_REPLIED]++;
   return out_len;
+}
+
+/* ---- The load generator's side (udplab bench --key-file on the native backend) ---- */
+
+struct sealed_load_s {
+  aead_key_t* key;
+  uint32_t base_hi, base_lo, size;
+  uint8_t expected[sizeof REPLY_TEXT + 16]; /* the reply text every reply must carry */
+  size_t expected_len;
+  nonces_t nonces;
+  uint8_t plain[MAX_PLAIN]; /* the reply being opened */
+};
+
+sealed_load_t* sealed_load_new(const uint8_t* secret, uint32_t base_hi, uint32_t base_lo,
+                               uint32_t size) {
+  if (size > MAX_PLAIN - INNER) return NULL;
+  sealed_load_t* l = calloc(1, sizeof *l);
+  if (l == NULL) return NULL;
+  if ((l->key = aead_key_new(secret)) == NULL) {
+    free(l);
+    return NULL;
+  }
+  l->base_hi = base_hi;
+  l->base_lo = base_lo;
+  l->size = size;
+  l->nonces.at = POOL;
+  int n = snprintf((char*)l->expected, sizeof l->expected, "%s%u bytes", REPLY_TEXT, size);
+  l->expected_len = (size_t)n;
+  return l;
+}
+
+void sealed_load_free(sealed_load_t* l) {
+  if (l == NULL) return;
+  aead_key_free(l->key);
+  explicit_bzero(l, sizeof *l);
+  free(l);
+}
+
+size_t sealed_load_request(sealed_load_t* l, double seq, double now_ms, uint8_t* out) {
+  if (!have_nonce(&l->nonces)) return 0;
+  /* base + seq in words (seq < 2^53, the base's high word < 2^30: no overflow). */
+  uint64_t id = ((uint64_t)l->base_hi << 32 | l->base_lo) + (uint64_t)seq;
+  uint64_t t = (uint64_t)now_ms;
+  out[0] = MAGIC;
+  out[1] = VERSION;
+  out[2] = T_REQUEST;
+  next_nonce(&l->nonces, out + HEADER);
+  uint8_t* p = out + HEADER + NONCE;
+  put_be32(p, (uint32_t)(id >> 32));
+  put_be32(p + 4, (uint32_t)id);
+  put_be32(p + 8, (uint32_t)(t >> 32));
+  put_be32(p + 12, (uint32_t)t);
+  p[16] = 0;
+  p[17] = 1; /* attempt 1: the load never retransmits */
+  memset(p + INNER, 'x', l->size);
+  size_t len = OVERHEAD + l->size;
+  return aead_seal_datagram(l->key, out, len) ? len : 0;
+}
+
+int sealed_load_match(sealed_load_t* l, const uint8_t* d, size_t len, double* seq) {
+  /* As src/bench-sealed.ts's match(): the same checks as openInto(), then the ID and the text. */
+  if (len < OVERHEAD || d[0] != MAGIC || d[1] != VERSION || d[2] != T_REPLY) return LOAD_BAD;
+  size_t plain_len = len - HEADER - NONCE - TAG;
+  uint8_t* m = l->plain;
+  if (plain_len > MAX_PLAIN || !aead_open_datagram(l->key, d, len, m)) return LOAD_BAD;
+  if (m[16] == 0 && m[17] == 0) return LOAD_BAD;
+  double n = ((double)be32(m) - l->base_hi) * 4294967296.0 + ((double)be32(m + 4) - l->base_lo);
+  if (!(n >= 1 && n <= 9007199254740991.0)) return LOAD_BAD;
+  *seq = n;
+  if (plain_len - INNER != l->expected_len ||
+      memcmp(m + INNER, l->expected, l->expected_len) != 0)
+    return LOAD_BAD_SEQ;
+  return LOAD_OK;
 }
 
 /* ---- Test hooks: the replay cache alone (test/replay-native.test.ts) ---- */

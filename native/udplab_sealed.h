@@ -52,6 +52,20 @@ size_t sealed_reply(sealed_t* s, const sealed_req_t* r, double now_ms, uint8_t* 
 /* Counts replies the socket could not send, and the cache's size, after a batch. */
 void sealed_after_batch(sealed_t* s, double send_failed);
 
+/* The load generator's side (udplab bench --key-file on the native backend): request `seq`
+ * carries the ID base + seq (base: hi, lo words), attempt 1, a body of `size` bytes of 'x'; a reply
+ * must authenticate, be of the reply type, name one of the run's IDs and carry "I received from
+ * you a message of <size> bytes" (src/bench-sealed.ts does the same in JS). */
+typedef struct sealed_load_s sealed_load_t;
+enum { LOAD_BAD, LOAD_OK, LOAD_BAD_SEQ }; /* names no request; answers seq; bad answer to seq */
+sealed_load_t* sealed_load_new(const uint8_t* secret, uint32_t base_hi, uint32_t base_lo,
+                               uint32_t size);
+void sealed_load_free(sealed_load_t* l);
+/* Writes request seq sealed at now_ms into out (49 + size bytes); 0 if it could not be sealed. */
+size_t sealed_load_request(sealed_load_t* l, double seq, double now_ms, uint8_t* out);
+/* Reads a reply: LOAD_OK or LOAD_BAD_SEQ with *seq set, or LOAD_BAD. */
+int sealed_load_match(sealed_load_t* l, const uint8_t* d, size_t len, double* seq);
+
 /* Adds the replay cache's test hooks (replayOpen, replayCheck, replaySize) to exports. */
 napi_status sealed_register(napi_env env, napi_value exports);
 

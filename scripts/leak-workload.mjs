@@ -4,10 +4,12 @@
 // tell whether anything the addon allocates outlives it; and its ChaCha20-Poly1305
 // (udplab_aead.c): key handles made and collected, datagrams sealed, opened and forged; and the
 // sealed server's C path (udplab_sealed.c, udplab_replay.c): requests answered, retransmitted,
-// replayed, forged, the replay cache grown past its first allocation and full, then closed.
+// replayed, forged, the replay cache grown past its first allocation and full, then closed; and
+// udplab bench --key-file's C side (requests sealed, replies opened in C).
 // Usage: node scripts/leak-workload.mjs [cycles=20] [datagrams per cycle=2000]
 import dgram from 'node:dgram';
 import { bench, createServer } from '../build/src/index.js';
+import { sealedCodec } from '../build/src/bench-sealed.js';
 import { loadNativeAddon, openNativeBackend } from '../build/src/backend/native.js';
 import { SealKey } from '../build/src/keys.js';
 import { openDatagram, sealDatagram, SealedType, useAead } from '../build/src/wire/sealed.js';
@@ -139,6 +141,23 @@ async function cycle() {
   if (sealed.counters.rejectedBy['cache-full'] === 0) throw new Error('the cache never filled');
   sealedAnswered += sealed.counters.replied;
   await sealed.close();
+  // udplab bench --key-file on the native socket: requests sealed and replies opened in C.
+  const sealedServer = await createServer({
+    host: '127.0.0.1',
+    backend: 'native',
+    key: sealedKey,
+    perDatagramEvents: false,
+  });
+  const sealedRun = await bench({
+    host: '127.0.0.1',
+    port: sealedServer.address.port,
+    backend: 'native',
+    requests: perCycle,
+    concurrency: 64,
+    codec: sealedCodec(sealedKey, 32),
+  });
+  sealedAnswered += sealedRun.replies;
+  await sealedServer.close();
 
   // Sealed datagrams: a key handle per cycle (its cipher contexts freed by the finalizer).
   const key = SealKey.generate();

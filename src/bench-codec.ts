@@ -3,6 +3,7 @@
  * part of the load generator that knows the wire format, so a new mode (sealed datagrams) is one
  * more codec passed as `BenchOptions.codec`, with no change to the send/receive loop.
  */
+import type { SealedLoadParams } from './backend/types.js';
 import { parseId, replyText, withId } from './wire/text.js';
 
 /**
@@ -16,6 +17,12 @@ export type ReplyMatch = number | 'any' | 'bad' | { bad: number };
 
 /** The wire format of one bench mode. */
 export interface BenchCodec {
+  /**
+   * The same requests and checks, as the native socket can do them itself (sealed mode, in C):
+   * `udplab bench` hands them over when the socket takes them, and then calls neither
+   * {@link request} nor {@link match} on the hot path.
+   */
+  readonly native?: SealedLoadParams;
   /** The mode's name, reported in the `started` and `summary` events (`plain`, `id`, `sealed`). */
   readonly mode: string;
   /** The bytes of request number `seq` (1, 2, 3, …). Must not reuse a buffer still being sent. */

@@ -42,6 +42,8 @@ export function sealedCodec(key: SealKey, size: number, now: () => number = Date
   const opened = new OpenedDatagram(); // reused: match() reads it before the next reply
   return {
     mode: 'sealed',
+    // The same in C on the native socket, which seals with its own clock (the wall clock).
+    ...(now === Date.now ? { native: { key, baseHi, baseLo, size } } : {}),
     request: (seq) => {
       // base + seq in words, exactly (seq ≤ 2^53, so each step stays below 2^53).
       const seqHi = Math.floor(seq / 2 ** 32);

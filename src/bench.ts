@@ -16,7 +16,7 @@
 import { resolveHost } from './address.js';
 import { checkBackendChoice, openBackend } from './backend/select.js';
 import type { BackendChoice, BackendName, SocketBackend } from './backend/types.js';
-import { idCodec, plainCodec, type BenchCodec } from './bench-codec.js';
+import { idCodec, plainCodec, type BenchCodec, type ReplyMatch } from './bench-codec.js';
 import { latencySummary, newHistogram, type LatencySummary } from './bench-latency.js';
 import { InFlight } from './bench-window.js';
 import { abortError } from './errors.js';
@@ -231,6 +231,16 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
       if (measuring()) counts.errors++;
     },
   });
+  // Sealed mode on the native socket: it seals the requests and matches the replies itself (in C),
+  // and the requests of a turn go out as one range of sequence numbers.
+  const sendSealed =
+    codec.native === undefined
+      ? undefined
+      : socket.sealedLoad?.(codec.native, (count, kinds, seqs) => {
+          onMatched(count, kinds, seqs);
+        });
+  let rangeFirst = 0;
+  let rangeCount = 0;
   const inFlight = new InFlight();
   const t0 = performance.now();
   measureStart = t0 + warmupMs;
@@ -277,7 +287,16 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
       if (requests !== null && counts.sent >= requests) stop('requests');
     }
     inFlight.push(due);
-    out.push({ data: codec.request(seq), to });
+    if (sendSealed === undefined) out.push({ data: codec.request(seq), to });
+    else if (rangeCount++ === 0) rangeFirst = seq; // consecutive: sent by flushRange()
+  };
+
+  /** Sends the requests sendOne() left to the native socket to seal (sealed mode in C). */
+  const flushRange = (): void => {
+    if (rangeCount === 0 || sendSealed === undefined) return;
+    const count = rangeCount;
+    rangeCount = 0;
+    sendSealed(rangeFirst, count);
   };
 
   /**
@@ -316,6 +335,7 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   const pending: Reply[] = [];
   const fillAndSend = (now: number): void => {
     fill(now, pending);
+    flushRange();
     if (pending.length === 0) return;
     socket.send(pending);
     pending.length = 0;
@@ -332,7 +352,10 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
   };
 
   const onReply = (data: Uint8Array, now: number): void => {
-    const m = codec.match(data);
+    onMatch(codec.match(data), now);
+  };
+
+  const onMatch = (m: ReplyMatch, now: number): void => {
     if (m === 'bad') {
       // A bad reply that names no request is charged to the oldest one in flight.
       const oldest = inFlight.takeOldest();
@@ -362,6 +385,19 @@ export async function bench(options: BenchOptions): Promise<BenchSummaryEvent> {
     fill(now, out);
     if (!sending && inFlight.live === 0) finish();
   };
+
+  /** A batch of replies the native socket opened and matched (sealed mode in C): as onReplies. */
+  function onMatched(count: number, kinds: Int32Array, seqs: Float64Array): void {
+    const now = performance.now();
+    for (let i = 0; i < count; i++) {
+      const kind = kinds[i];
+      const seq = seqs[i] ?? 0;
+      onMatch(kind === 1 ? seq : kind === 2 ? { bad: seq } : 'bad', now);
+    }
+    fill(now, pending);
+    flushRange();
+    if (!sending && inFlight.live === 0) finish();
+  }
 
   let lastProgress = { at: t0, answered: 0 };
   const expireLost = (now: number): void => {

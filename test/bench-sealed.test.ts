@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import { SealedType, bench, createServer, openDatagram, sealDatagram } from '../src/index.js';
 import { sealedCodec } from '../src/bench-sealed.js';
 import { SealKey, writeKeyFile } from '../src/keys.js';
-import { serverBackends } from './backends.js';
-import { runCli } from './helpers.js';
+import { nativeSkipReason, serverBackends } from './backends.js';
+import { rawSocket, runCli } from './helpers.js';
+import { sealByHand } from './sealed-craft.js';
 
 async function server(
   t: { after: (fn: () => unknown) => void },
@@ -190,3 +191,160 @@ test('CLI: no reply from a sealed server: a plain or --id run is told a sealed s
   );
   assert.ok(s.counters.rejectedBy['cache-full'] >= 2);
 });
+
+/**
+ * A sealed server that answers request `seq` according to `seq % 10`, with every kind of reply a
+ * load generator must sort out: right, wrong text, naming no request, another key, the request
+ * itself, twice, none, attempt 0, truncated, naming a request never sent.
+ */
+async function trickyServer(
+  t: { after: (fn: () => unknown) => void },
+  key: SealKey,
+): Promise<number> {
+  const socket = await rawSocket();
+  t.after(() => socket.close());
+  const other = SealKey.generate();
+  let base: bigint | undefined;
+  socket.on('message', (data, from) => {
+    const r = openDatagram(key, data);
+    if (!r.ok) return;
+    base ??= r.message.id - 1n; // the first request is seq 1
+    const seq = r.message.id - base;
+    const reply = (body: string, id = r.message.id, k = key) =>
+      sealDatagram(k, {
+        type: SealedType.REPLY,
+        id,
+        timeMs: 1,
+        attempt: 1,
+        body: Buffer.from(body),
+      });
+    const right = reply('I received from you a message of 16 bytes');
+    const send = (d: Uint8Array) => socket.send(d, from.port, from.address);
+    switch (Number(seq % 10n)) {
+      case 0:
+        return send(right);
+      case 1:
+        return send(reply('I received from you a message of 17 bytes'));
+      case 2:
+        return send(reply('I received from you a message of 16 bytes', base));
+      case 3:
+        return send(reply('I received from you a message of 16 bytes', r.message.id, other));
+      case 4:
+        return send(data);
+      case 5:
+        send(right);
+        return send(right);
+      case 6:
+        return; // lost
+      case 7:
+        return send(
+          sealByHand(key, {
+            type: SealedType.REPLY,
+            id: r.message.id,
+            timeHi: 0,
+            timeLo: 1,
+            attempt: 0,
+            body: Buffer.from('I received from you a message of 16 bytes'),
+          }),
+        );
+      case 8:
+        return send(right.subarray(0, 48));
+      default:
+        return send(reply('I received from you a message of 16 bytes', base + 2n ** 52n));
+    }
+  });
+  return socket.address().port;
+}
+
+test('sealed mode in C (native socket) and in JS (dgram): the same verdicts on every kind of reply', async (t) => {
+  const key = SealKey.generate();
+  const runs = [];
+  for (const backend of serverBackends()) {
+    const port = await trickyServer(t, key);
+    const codec = sealedCodec(key, 16);
+    const calls = { request: 0, match: 0 };
+    const counted = {
+      ...codec,
+      request: (seq: number) => (calls.request++, codec.request(seq)),
+      match: (reply: Uint8Array) => (calls.match++, codec.match(reply)),
+    };
+    const s = await bench({
+      backend,
+      host: '127.0.0.1',
+      port,
+      requests: 40,
+      timeoutMs: 100,
+      codec: counted,
+    });
+    const { sent, replies, bad, late, lost, errors } = s;
+    runs.push({ backend, counts: { sent, replies, bad, late, lost, errors }, calls });
+  }
+  for (const { backend, counts, calls } of runs) {
+    // Per 10 requests: right 0, 5 (and 5's copy late), 9's names a request never sent (late, and
+    // its own is lost); bad 1, 2, 3, 4, 7, 8; lost 6 and 9.
+    assert.deepEqual(
+      counts,
+      { sent: 40, replies: 8, bad: 24, late: 8, lost: 8, errors: 0 },
+      backend,
+    );
+    if (backend === 'native') assert.deepEqual(calls, { request: 1, match: 0 }, 'all in C');
+    else assert.deepEqual(calls, { request: 41, match: 40 }, 'a request each, a match a reply');
+  }
+});
+
+/** A sealed server answering every request rightly, with room for big datagrams in its buffer. */
+async function roomyServer(
+  t: { after: (fn: () => unknown) => void },
+  key: SealKey,
+): Promise<number> {
+  const socket = await rawSocket();
+  t.after(() => socket.close());
+  socket.setRecvBufferSize(4 * 1024 * 1024); // capped by net.core.rmem_max: enough for 6 here
+  socket.on('message', (data, from) => {
+    const r = openDatagram(key, data);
+    if (!r.ok) return;
+    const text = `I received from you a message of ${String(r.message.body.length)} bytes`;
+    const reply = sealDatagram(key, {
+      type: SealedType.REPLY,
+      id: r.message.id,
+      timeMs: 1,
+      attempt: 1,
+      body: Buffer.from(text),
+    });
+    socket.send(reply, from.port, from.address);
+  });
+  return socket.address().port;
+}
+
+test(
+  'sealed mode in C: big requests (40,000 bytes: two sends for a turn of 6) and an injected clock (JS)',
+  { skip: nativeSkipReason ?? false },
+  async (t) => {
+    const key = SealKey.generate();
+    const big = await bench({
+      backend: 'native',
+      host: '127.0.0.1',
+      port: await roomyServer(t, key),
+      requests: 60,
+      concurrency: 6,
+      codec: sealedCodec(key, 40_000),
+    });
+    assert.deepEqual(
+      { replies: big.replies, bad: big.bad, lost: big.lost },
+      { replies: 60, bad: 0, lost: 0 },
+    );
+    // A codec with its own clock has no C form: JS seals with that clock.
+    const port = await server(t, key);
+    const clocked = sealedCodec(key, 8, () => Date.now() + 1);
+    assert.equal(clocked.native, undefined);
+    assert.ok(sealedCodec(key, 8).native !== undefined);
+    const s = await bench({
+      backend: 'native',
+      host: '127.0.0.1',
+      port,
+      requests: 10,
+      codec: clocked,
+    });
+    assert.equal(s.replies, 10);
+  },
+);

@@ -18,6 +18,8 @@ import { checkConnectPort } from './dgram.js';
 import {
   SEALED_COUNTS,
   type BackendOptions,
+  type SealedLoadParams,
+  type SealedLoadReplies,
   type SealedPath,
   type SocketBackend,
 } from './types.js';
@@ -66,6 +68,20 @@ export interface NativeAddon {
     notBeforeMs: number,
     counts: ArrayBuffer,
   ) => boolean;
+  /**
+   * `udplab bench --key-file` in C (a connected socket): replies opened and matched on receipt
+   * (kind at int32 5 of their metadata, request number as a double at LOAD_SEQ_AT), requests
+   * sealed by sendSealed(), which returns the failures as send() does. Absent from older addons.
+   */
+  sealedLoad?: (
+    handle: Handle,
+    secret: Uint8Array,
+    baseHi: number,
+    baseLo: number,
+    size: number,
+  ) => boolean;
+  sendSealed?: (handle: Handle, firstSeq: number, count: number) => number;
+  readonly LOAD_SEQ_AT?: number;
   /** The C replay cache alone (test hooks): a handle, a verdict 0–4, [size, bytes]. */
   replayOpen?: (windowMs: number, capacity: number, notBeforeMs: number) => Handle;
   replayCheck?: (
@@ -216,6 +232,7 @@ class NativeBackend implements SocketBackend {
   readonly #recv: ArrayBuffer;
   readonly #recvMeta: Buffer;
   readonly #recvInts: Int32Array;
+  readonly #recvDoubles: Float64Array;
   readonly #send: Uint8Array;
   readonly #sendMeta: Buffer;
   readonly #sendInts: Int32Array;
@@ -224,6 +241,8 @@ class NativeBackend implements SocketBackend {
   readonly #v4 = new Map<number, string>();
   /** The connected peer: every datagram comes from it and goes to it. */
   readonly #peer: Endpoint | undefined;
+  /** A sealed load's reply handler (sealedLoad()), and its per-batch arrays. */
+  #load: { onReplies: SealedLoadReplies; kinds: Int32Array; seqs: Float64Array } | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(addon: NativeAddon, options: BackendOptions) {
@@ -235,6 +254,7 @@ class NativeBackend implements SocketBackend {
     const recvMeta = new ArrayBuffer(BATCH * META);
     this.#recvMeta = Buffer.from(recvMeta);
     this.#recvInts = new Int32Array(recvMeta);
+    this.#recvDoubles = new Float64Array(recvMeta);
     // One datagram of any size always fits; small replies are staged 64 at a time.
     const send = new ArrayBuffer(SLOT * 4);
     this.#send = new Uint8Array(send);
@@ -315,6 +335,27 @@ class NativeBackend implements SocketBackend {
     }
   }
 
+  sealedLoad(
+    params: SealedLoadParams,
+    onReplies: SealedLoadReplies,
+  ): ((firstSeq: number, count: number) => void) | undefined {
+    const { sealedLoad, sendSealed, LOAD_SEQ_AT, BATCH } = this.#addon;
+    if (sealedLoad === undefined || sendSealed === undefined || LOAD_SEQ_AT === undefined) return;
+    if (this.#peer === undefined || this.#closing !== undefined || this.#load !== undefined) return;
+    const secret = params.key.secret.export();
+    try {
+      if (!sealedLoad(this.#handle, secret, params.baseHi, params.baseLo, params.size)) return;
+    } finally {
+      secret.fill(0);
+    }
+    this.#load = { onReplies, kinds: new Int32Array(BATCH), seqs: new Float64Array(BATCH) };
+    return (firstSeq, count) => {
+      if (this.#closing !== undefined || count === 0) return;
+      const failed = sendSealed(this.#handle, firstSeq, count);
+      if (failed > 0) this.#options.onSendFailed(failed);
+    };
+  }
+
   send(datagrams: readonly Reply[]): void {
     if (this.#closing !== undefined || datagrams.length === 0) return;
     // No batch: a destination is never taken for a sender's (stale) receive slot.
@@ -339,6 +380,18 @@ class NativeBackend implements SocketBackend {
     }
     const { SLOT, META, TEXT_AT } = this.#addon;
     const ints = this.#recvInts;
+    const load = this.#load;
+    if (load !== undefined) {
+      // Opened and matched in C: each reply's kind and request number are in its metadata.
+      const seqAt = (this.#addon.LOAD_SEQ_AT ?? 0) >> 3;
+      const perMeta = META >> 3;
+      for (let i = 0; i < count; i++) {
+        load.kinds[i] = ints[((i * META) >> 2) + 5] ?? 0;
+        load.seqs[i] = this.#recvDoubles[i * perMeta + seqAt] ?? 0;
+      }
+      load.onReplies(count, load.kinds, load.seqs);
+      return;
+    }
     const batch = this.#batch;
     batch.length = count;
     const peer = this.#peer;
@@ -442,6 +495,10 @@ export function openNativeBackend(
   options: BackendOptions,
 ): SocketBackend & {
   answerSealed(path: SealedPath): Float64Array | undefined;
+  sealedLoad(
+    params: SealedLoadParams,
+    onReplies: SealedLoadReplies,
+  ): ((firstSeq: number, count: number) => void) | undefined;
   setBlocked(blocked: boolean): void;
   sendCounts(): { messages: number; datagrams: number; refusedRuns: number };
 } {

@@ -81,6 +81,23 @@ export const SEALED_COUNTS = [
   'replayEntries',
 ] as const;
 
+/**
+ * `udplab bench --key-file` done by the socket itself (the native backend, in C): request `seq`
+ * carries the ID (baseHi × 2^32 + baseLo) + seq and a body of `size` bytes (src/bench-sealed.ts).
+ */
+export interface SealedLoadParams {
+  key: SealKey;
+  baseHi: number;
+  baseLo: number;
+  size: number;
+}
+
+/**
+ * The replies of a sealed load, read by the socket: for reply i, `kinds[i]` is 0 (it names no
+ * request of the run), 1 (a valid reply to request `seqs[i]`) or 2 (an invalid one to `seqs[i]`).
+ */
+export type SealedLoadReplies = (count: number, kinds: Int32Array, seqs: Float64Array) => void;
+
 /** A bound socket that receives and replies in batches. */
 export interface SocketBackend {
   /** Which implementation runs. */
@@ -103,4 +120,14 @@ export interface SocketBackend {
    *   or undefined when it cannot (the dgram backend, an addon without the path, no OpenSSL).
    */
   answerSealed?(path: SealedPath): Float64Array | undefined;
+  /**
+   * From now on (a connected socket), opens and matches the sealed replies itself: they go to
+   * `onReplies` instead of `onBatch`.
+   * @returns the function that seals and sends requests `firstSeq` … `firstSeq + count − 1`
+   *   (failures go to `onSendFailed`), or undefined when the socket cannot (then nothing changed).
+   */
+  sealedLoad?(
+    params: SealedLoadParams,
+    onReplies: SealedLoadReplies,
+  ): ((firstSeq: number, count: number) => void) | undefined;
 }
