@@ -14,8 +14,10 @@
  * send() can stage datagrams for the connected peer (slot TO_PEER) without an address.
  */
 #define _GNU_SOURCE
+#define NAPI_VERSION 8 /* type tags */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -333,9 +335,15 @@ static socklen_t parse_dest(const uint8_t* meta, struct sockaddr_storage* out) {
   return 0;
 }
 
+/* Marks socket handles, so that no other external (a key, a replay cache) is taken for one. */
+static const napi_type_tag SOCK_TAG = {0x7564706c6162736fULL, 0x636b657420686e64ULL};
+
 static sock_t* unwrap(napi_env env, napi_value v) {
   void* p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) return NULL;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, v, &SOCK_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &p) != napi_ok || p == NULL)
+    return NULL;
   sock_t* s = p;
   return s->closing ? NULL : s;
 }
@@ -660,19 +668,19 @@ static int buffer_of(napi_env env, napi_value v, uint8_t** data, size_t* len, si
 static napi_value js_sealed_serve(napi_env env, napi_callback_info info) {
   size_t argc = 6, slen = 0, clen = 0;
   napi_value argv[6];
-  double window = 0, not_before = 0;
-  uint32_t capacity = 0;
+  double window = 0, not_before = 0, cap = 0;
   uint8_t *secret = NULL, *counts = NULL;
   napi_typedarray_type type;
   napi_value ab;
   size_t offset;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sock_t* s = argc == 6 ? unwrap(env, argv[0]) : NULL;
-  if (s == NULL || s->sealed != NULL ||
+  if (s == NULL || s->sealed != NULL || s->load != NULL ||
       napi_get_typedarray_info(env, argv[1], &type, &slen, (void**)&secret, &ab, &offset) != napi_ok ||
       type != napi_uint8_array || slen != 32 ||
-      napi_get_value_double(env, argv[2], &window) != napi_ok || !(window > 0) ||
-      napi_get_value_uint32(env, argv[3], &capacity) != napi_ok || capacity < 1 ||
+      napi_get_value_double(env, argv[2], &window) != napi_ok || !(window > 0 && isfinite(window)) ||
+      napi_get_value_double(env, argv[3], &cap) != napi_ok || !(cap >= 1 && cap <= 16777216) ||
+      cap != (uint32_t)cap ||
       napi_get_value_double(env, argv[4], &not_before) != napi_ok ||
       !buffer_of(env, argv[5], &counts, &clen, SC_COUNT * sizeof(double)) ||
       (uintptr_t)counts % sizeof(double) != 0) {
@@ -680,7 +688,9 @@ static napi_value js_sealed_serve(napi_env env, napi_callback_info info) {
     return NULL;
   }
   _Static_assert(BATCH * SEALED_REPLY_MAX <= SLOT, "a batch of sealed replies fits the send buffer");
-  sealed_t* sealed = sealed_new(secret, window, capacity, not_before, (double*)counts);
+  /* counts stays valid while the reference holds it: the ArrayBuffer is ServerCore's own and is
+   * never transferred (which would detach it). */
+  sealed_t* sealed = sealed_new(secret, window, (uint32_t)cap, not_before, (double*)counts);
   napi_value result;
   if (sealed == NULL) {
     CHECK(napi_get_boolean(env, false, &result));
@@ -756,6 +766,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 4; i++) CHECK(napi_create_reference(env, argv[4 + i], 1, &s->bufs[i]));
   CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, s));
   CHECK(napi_create_external(env, s, NULL, NULL, &handle));
+  CHECK(napi_type_tag_object(env, handle, &SOCK_TAG));
   s->events = UV_READABLE;
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
   return handle;
@@ -794,14 +805,17 @@ static napi_value js_send_sealed(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   double seq = 0;
-  uint32_t count = 0;
+  double n = 0;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sock_t* s = argc == 3 ? unwrap(env, argv[0]) : NULL;
   if (s == NULL || s->load == NULL || napi_get_value_double(env, argv[1], &seq) != napi_ok ||
-      !(seq >= 1 && seq <= 9007199254740991.0) || napi_get_value_uint32(env, argv[2], &count) != napi_ok) {
+      napi_get_value_double(env, argv[2], &n) != napi_ok || !(seq >= 1 && n >= 0) ||
+      seq != floor(seq) || n != floor(n) || n > UINT32_MAX ||
+      seq + n - 1 > 9007199254740991.0) {
     napi_throw_type_error(env, NULL, "sendSealed(handle, firstSeq, count): bad arguments");
     return NULL;
   }
+  uint32_t count = (uint32_t)n;
   double now = wall_ms();
   while (count > 0) {
     unsigned ready = 0;

@@ -1,7 +1,7 @@
 /*
  * The sealed server's replay cache in C, for the native socket's sealed path (udplab_sealed.c).
  * The same rules and the same structure as src/replay.ts, which the dgram backend and the
- * per-datagram events use; test/replay-native.test.ts runs both on the same random requests and
+ * per-datagram events use; test/sealed-native.test.ts runs both on the same random requests and
  * checks that their verdicts agree.
  *
  * A request is fresh when its time is within ±window of the server's clock (and not before the
@@ -46,6 +46,8 @@ static uint32_t hash_of(uint32_t hi, uint32_t lo, uint32_t mask) {
 }
 
 replay_t* replay_new(double window_ms, uint32_t capacity, double not_before_ms) {
+  if (!(window_ms > 0 && isfinite(window_ms)) || capacity < 1 || capacity > REPLAY_MAX_CAPACITY)
+    return NULL;
   replay_t* r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->window = window_ms;
@@ -94,7 +96,7 @@ static int grow(replay_t* r) {
   uint32_t old = r->len;
   uint32_t n = old * 2 > INITIAL_SLOTS ? old * 2 : INITIAL_SLOTS;
   if (n > r->capacity || n < old) n = r->capacity;
-  uint32_t cells = 2;
+  uint64_t cells = 2; /* a capacity is at most 2^24 (replay_new), so this stays small */
   while (cells < (uint64_t)n * 2) cells *= 2;
   replay_entry_t* slots = realloc(r->slots, (size_t)n * sizeof *slots);
   if (slots == NULL) return 0;
@@ -116,7 +118,7 @@ static int grow(replay_t* r) {
   r->len = n;
   free(r->table);
   r->table = table;
-  r->mask = cells - 1;
+  r->mask = (uint32_t)(cells - 1);
   for (uint32_t i = 0; i < r->size; i++) {
     uint32_t slot = order[i];
     cell_t* c = find(r, r->slots[slot].hi, r->slots[slot].lo);

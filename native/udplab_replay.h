@@ -21,8 +21,12 @@ enum { REPLAY_NEW, REPLAY_RETRANSMISSION, REPLAY_STALE, REPLAY_REPLAY, REPLAY_FU
 
 typedef struct replay_s replay_t;
 
+/* The largest capacity, as src/replay.ts's MAX_REPLAY_CAPACITY. */
+#define REPLAY_MAX_CAPACITY 16777216u
+
 /* A cache for ±window_ms, at most capacity entries, refusing requests sealed before
- * not_before_ms; NULL when out of memory. Memory grows by doubling as it fills. */
+ * not_before_ms; NULL when out of memory, or for a window not finite and > 0 or a capacity not
+ * in 1 … REPLAY_MAX_CAPACITY. Memory grows by doubling as it fills. */
 replay_t* replay_new(double window_ms, uint32_t capacity, double not_before_ms);
 void replay_free(replay_t* r);
 /* Judges an authenticated request (src/replay.ts's checkWords and, for a new one, rememberWords

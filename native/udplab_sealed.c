@@ -189,6 +189,9 @@ size_t sealed_reply(sealed_t* s, const sealed_req_t* r, double now_ms, uint8_t* 
     return 0;
   }
   replay_entry_t* e;
+  /* A new entry is remembered before its reply is sealed; if OpenSSL then failed (it does not
+   * for a key it set up), the ID stays remembered without a reply (counted in sendFailed), where
+   * ServerCore would throw before remembering it: a retransmission gets the reply then. */
   switch (replay_check(s->replay, r->hi, r->lo, r->time, r->attempt, now_ms, &e)) {
     case REPLAY_NEW:
       next_nonce(&s->nonces, e->nonce);
@@ -281,7 +284,7 @@ int sealed_load_match(sealed_load_t* l, const uint8_t* d, size_t len, double* se
   return LOAD_OK;
 }
 
-/* ---- Test hooks: the replay cache alone (test/replay-native.test.ts) ---- */
+/* ---- Test hooks: the replay cache alone (test/sealed-native.test.ts) ---- */
 
 static const napi_type_tag REPLAY_TAG = {0x7564706c61627265ULL, 0x706c617920636163ULL};
 
@@ -291,16 +294,15 @@ static void finalize_replay(napi_env env, void* data, void* hint) { replay_free(
 static napi_value js_replay_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], handle;
-  double window = 0, not_before = 0;
-  uint32_t capacity = 0;
+  double window = 0, not_before = 0, cap = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 ||
-      napi_get_value_double(env, argv[0], &window) != napi_ok || !(window > 0) ||
-      napi_get_value_uint32(env, argv[1], &capacity) != napi_ok || capacity < 1 ||
-      napi_get_value_double(env, argv[2], &not_before) != napi_ok) {
+      napi_get_value_double(env, argv[0], &window) != napi_ok || !(window > 0 && isfinite(window)) ||
+      napi_get_value_double(env, argv[1], &cap) != napi_ok || !(cap >= 1 && cap <= REPLAY_MAX_CAPACITY) ||
+      cap != (uint32_t)cap || napi_get_value_double(env, argv[2], &not_before) != napi_ok) {
     napi_throw_type_error(env, NULL, "replayOpen(windowMs, capacity, notBeforeMs): bad arguments");
     return NULL;
   }
-  replay_t* r = replay_new(window, capacity, not_before);
+  replay_t* r = replay_new(window, (uint32_t)cap, not_before);
   if (r == NULL || napi_create_external(env, r, finalize_replay, NULL, &handle) != napi_ok) {
     replay_free(r);
     napi_throw_error(env, NULL, "replayOpen(): out of memory");

@@ -294,3 +294,26 @@ test(
     }
   },
 );
+
+test('the addon refuses a handle of another kind and arguments out of range', { skip }, () => {
+  const load = loadNativeAddon();
+  assert.ok('addon' in load);
+  const { replayOpen, replayCheck, close, sealedServe } = load.addon;
+  assert.ok(replayOpen && replayCheck && sealedServe);
+  const cache = replayOpen(10, 5, 0);
+  assert.throws(() => close(cache), /not an open socket/, 'a cache is not a socket');
+  assert.throws(
+    () => sealedServe(cache, new Uint8Array(32), 10, 5, 0, new ArrayBuffer(13 * 8)),
+    TypeError,
+  );
+  assert.throws(() => replayCheck({}, 0, 0, 0, 1, 0), TypeError, 'a plain object is no cache');
+  for (const [windowMs, capacity] of [
+    [Infinity, 5],
+    [0, 5],
+    [10, 0],
+    [10, 2 ** 24 + 1],
+    [10, 1.5],
+  ] as const)
+    assert.throws(() => replayOpen(windowMs, capacity, 0), TypeError, `${windowMs}, ${capacity}`);
+  assert.equal(replayCheck(replayOpen(10, 2 ** 24, 0), 0, 1, 5, 1, 5), 0, 'the largest capacity');
+});
