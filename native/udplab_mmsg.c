@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "udplab_aead.h"
+#include "udplab_replay.h"
 #include "udplab_sealed.h"
 
 #define BATCH 64            /* datagrams per recvmmsg / sendmmsg */
@@ -661,25 +662,30 @@ static int buffer_of(napi_env env, napi_value v, uint8_t** data, size_t* len, si
   return 1;
 }
 
+/* The 32 bytes of a key's secret (a Uint8Array argument); 0 when it is not one. */
+static int secret_of(napi_env env, napi_value v, uint8_t** secret) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t len = 0, offset = 0;
+  return napi_get_typedarray_info(env, v, &type, &len, (void**)secret, &ab, &offset) == napi_ok &&
+         type == napi_uint8_array && len == 32;
+}
+
 /* sealedServe(handle, secret, windowMs, capacity, notBeforeMs, counts): from now on the socket
  * answers sealed requests in C (udplab_sealed.c) and calls JS only for errors; counts (an
  * ArrayBuffer of SC_COUNT doubles, zeroed) keeps the counters. Returns false when this process has
  * no OpenSSL for it (JS answers then). For an unconnected socket only. */
 static napi_value js_sealed_serve(napi_env env, napi_callback_info info) {
-  size_t argc = 6, slen = 0, clen = 0;
+  size_t argc = 6, clen = 0;
   napi_value argv[6];
   double window = 0, not_before = 0, cap = 0;
   uint8_t *secret = NULL, *counts = NULL;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sock_t* s = argc == 6 ? unwrap(env, argv[0]) : NULL;
-  if (s == NULL || s->sealed != NULL || s->load != NULL ||
-      napi_get_typedarray_info(env, argv[1], &type, &slen, (void**)&secret, &ab, &offset) != napi_ok ||
-      type != napi_uint8_array || slen != 32 ||
+  if (s == NULL || s->sealed != NULL || s->load != NULL || !secret_of(env, argv[1], &secret) ||
       napi_get_value_double(env, argv[2], &window) != napi_ok || !(window > 0 && isfinite(window)) ||
-      napi_get_value_double(env, argv[3], &cap) != napi_ok || !(cap >= 1 && cap <= 16777216) ||
+      napi_get_value_double(env, argv[3], &cap) != napi_ok ||
+      !(cap >= 1 && cap <= REPLAY_MAX_CAPACITY) ||
       cap != (uint32_t)cap ||
       napi_get_value_double(env, argv[4], &not_before) != napi_ok ||
       !buffer_of(env, argv[5], &counts, &clen, SC_COUNT * sizeof(double)) ||
@@ -776,18 +782,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
  * from now on replies are opened and matched here (their kind and request number in the receive
  * metadata) and sendSealed() seals the requests. False when this process has no OpenSSL for it. */
 static napi_value js_sealed_load(napi_env env, napi_callback_info info) {
-  size_t argc = 5, slen = 0;
+  size_t argc = 5;
   napi_value argv[5], result;
   uint32_t hi = 0, lo = 0, size = 0;
   uint8_t* secret = NULL;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sock_t* s = argc == 5 ? unwrap(env, argv[0]) : NULL;
-  if (s == NULL || s->load != NULL || s->sealed != NULL ||
-      napi_get_typedarray_info(env, argv[1], &type, &slen, (void**)&secret, &ab, &offset) != napi_ok ||
-      type != napi_uint8_array || slen != 32 || napi_get_value_uint32(env, argv[2], &hi) != napi_ok ||
+  if (s == NULL || s->load != NULL || s->sealed != NULL || !secret_of(env, argv[1], &secret) ||
+      napi_get_value_uint32(env, argv[2], &hi) != napi_ok ||
       hi >= (1u << 30) || napi_get_value_uint32(env, argv[3], &lo) != napi_ok ||
       napi_get_value_uint32(env, argv[4], &size) != napi_ok || size > 65507 - 49) {
     napi_throw_type_error(env, NULL, "sealedLoad(): bad arguments");

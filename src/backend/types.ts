@@ -9,6 +9,7 @@
 import type { Family } from '../address.js';
 import type { Endpoint } from '../events.js';
 import type { SealKey } from '../keys.js';
+import { REJECT_REASONS } from '../server-events.js';
 import type { Datagram, Reply } from '../server-events.js';
 
 /** The backend that runs. */
@@ -69,13 +70,7 @@ export const SEALED_COUNTS = [
   'received',
   'replied',
   'rejected',
-  'not-sealed',
-  'malformed',
-  'bad-auth',
-  'wrong-type',
-  'stale',
-  'replay',
-  'cache-full',
+  ...REJECT_REASONS,
   'retransmissions',
   'sendFailed',
   'replayEntries',
