@@ -105,6 +105,17 @@ function messageEvent(
   return e;
 }
 
+/** Whether `key` is a SealKey (by shape: no need to load keys.js and node:crypto to ask). */
+function isSealKey(key: unknown): key is SealKey {
+  const k = key as { id?: unknown; secret?: { export?: unknown } } | null;
+  return (
+    typeof k === 'object' &&
+    k !== null &&
+    typeof k.id === 'string' &&
+    typeof k.secret?.export === 'function'
+  );
+}
+
 /** How many distinct request lengths keep a ready-made reply (about 64 KiB of buffers at most). */
 const REPLY_CACHE_SIZE = 1024;
 
@@ -153,6 +164,8 @@ export class ServerCore {
     this.#rng = options.rng ?? defaultRng;
     this.#events = options.perDatagramEvents ?? true;
     this.#now = options.now ?? Date.now;
+    if (options.key !== undefined && !isSealKey(options.key))
+      throw new TypeError('key must be a SealKey (SealKey.generate(), loadKeyFile())');
     this.#key = options.key;
     if (this.#key === undefined) {
       if (options.windowMs !== undefined || options.replayCacheSize !== undefined)

@@ -151,7 +151,13 @@ export async function createServer(options: ServerOptions = {}): Promise<UdpServ
   });
   // A sealed --quiet server on the native backend answers in C (docs/native.md), before any batch.
   const sealedPath = core.nativeSealed();
-  const counts = sealedPath === undefined ? undefined : backend.answerSealed?.(sealedPath);
+  let counts: Float64Array | undefined;
+  try {
+    counts = sealedPath === undefined ? undefined : backend.answerSealed?.(sealedPath);
+  } catch (err) {
+    await backend.close(); // a bound socket must not outlive a failed start
+    throw err;
+  }
   if (counts !== undefined) core.attachNative(counts);
   const address = backend.address;
   onEvent({ event: 'listening', time: isoNow(), ...address, backend: backend.name, ...core.info });

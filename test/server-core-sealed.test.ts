@@ -5,6 +5,7 @@ import {
   SealKey,
   SealedType,
   ServerCore,
+  createServer,
   openDatagram,
   sealDatagram,
   type CoreEvent,
@@ -273,4 +274,18 @@ test('options that need a key or a rate limit are refused without one', () => {
   assert.throws(() => new ServerCore({ replayCacheSize: 10 }), RangeError);
   assert.throws(() => new ServerCore({ rateLimitBurst: 10 }), RangeError);
   assert.throws(() => new ServerCore({ rateLimit: -1 }), RangeError);
+});
+
+test('a key that is not a SealKey is refused before any socket opens (both reply paths)', async () => {
+  for (const key of [Buffer.alloc(32), 'a key', { id: 'x' }, null]) {
+    assert.throws(
+      () => new ServerCore({ key: key as unknown as SealKey }),
+      /key must be a SealKey/,
+    );
+    for (const perDatagramEvents of [true, false])
+      await assert.rejects(
+        createServer({ host: '127.0.0.1', key: key as unknown as SealKey, perDatagramEvents }),
+        /key must be a SealKey/,
+      );
+  }
 });
