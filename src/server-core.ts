@@ -244,9 +244,9 @@ export class ServerCore {
       const delta = (native.counts[i] ?? 0) - (native.seen[i] ?? 0);
       native.seen[i] = native.counts[i] ?? 0;
       if (delta === 0 || name === 'replayEntries') return;
-      if (name === 'received' || name === 'replied' || name === 'rejected') c[name] += delta;
-      else if (name === 'retransmissions' || name === 'sendFailed') c[name] += delta;
-      else c.rejectedBy[name] += delta;
+      if (name in c.rejectedBy) c.rejectedBy[name as RejectReason] += delta;
+      else
+        c[name as 'received' | 'replied' | 'rejected' | 'retransmissions' | 'sendFailed'] += delta;
     });
   }
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { bindError, connectError } from '../errors.js';
 import type { Endpoint } from '../events.js';
+import type { SealKey } from '../keys.js';
 import type { Datagram, Reply } from '../server-events.js';
 import { checkConnectPort } from './dgram.js';
 import {
@@ -214,6 +215,16 @@ function errnoError(
   return err;
 }
 
+/** Calls `use` with the key's secret bytes, wiped as soon as it returns (or throws). */
+function withSecret<T>(key: SealKey, use: (secret: Uint8Array) => T): T {
+  const secret = key.secret.export();
+  try {
+    return use(secret);
+  } finally {
+    secret.fill(0);
+  }
+}
+
 /** -EINVAL, as the addon returns errors. */
 const EINVAL = -constants.errno.EINVAL;
 
@@ -319,20 +330,11 @@ class NativeBackend implements SocketBackend {
     const serve = this.#addon.sealedServe;
     if (serve === undefined || this.#peer !== undefined || this.#closing !== undefined) return;
     const counts = new Float64Array(SEALED_COUNTS.length);
-    const secret = path.key.secret.export();
-    try {
-      const on = serve(
-        this.#handle,
-        secret,
-        path.windowMs,
-        path.capacity,
-        path.notBeforeMs,
-        counts.buffer,
-      );
-      return on ? counts : undefined;
-    } finally {
-      secret.fill(0);
-    }
+    const { windowMs, capacity, notBeforeMs } = path;
+    const on = withSecret(path.key, (secret) =>
+      serve(this.#handle, secret, windowMs, capacity, notBeforeMs, counts.buffer),
+    );
+    return on ? counts : undefined;
   }
 
   sealedLoad(
@@ -342,12 +344,9 @@ class NativeBackend implements SocketBackend {
     const { sealedLoad, sendSealed, LOAD_SEQ_AT, BATCH } = this.#addon;
     if (sealedLoad === undefined || sendSealed === undefined || LOAD_SEQ_AT === undefined) return;
     if (this.#peer === undefined || this.#closing !== undefined || this.#load !== undefined) return;
-    const secret = params.key.secret.export();
-    try {
-      if (!sealedLoad(this.#handle, secret, params.baseHi, params.baseLo, params.size)) return;
-    } finally {
-      secret.fill(0);
-    }
+    const { baseHi, baseLo, size } = params;
+    if (!withSecret(params.key, (secret) => sealedLoad(this.#handle, secret, baseHi, baseLo, size)))
+      return;
     this.#load = { onReplies, kinds: new Int32Array(BATCH), seqs: new Float64Array(BATCH) };
     return (firstSeq, count) => {
       if (this.#closing !== undefined || count === 0) return;
